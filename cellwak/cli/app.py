@@ -1,0 +1,52 @@
+"""The Typer application: global options and command groups."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from .._version import __version__
+
+app = typer.Typer(
+    name="cellwak",
+    help="Find phenotypes in unlabelled single-cell data.\n\n"
+         "Global options may appear anywhere on the line: --home PATH (workspace; default "
+         "$CELLWAK_HOME or the platform data folder), --json (one JSON object on stdout), "
+         "--debug (tracebacks for errors).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool):
+    if value:
+        from ._state import emit
+
+        emit({"version": __version__}, lambda c: c.print(f"cellwak {__version__}"))
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True,
+                                                    help="Print the version and exit.")] = None,
+    home: Annotated[Optional[str], typer.Option("--home", help="Workspace folder (default: $CELLWAK_HOME or the platform data folder).")] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout and nothing else.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+):
+    """Global options are read before parsing (see cellwak.cli.run); these declarations document them."""
+
+
+def _register():
+    from . import cluster, data, doctor
+
+    app.add_typer(data.app, name="data")
+    app.command("cluster")(cluster.cluster)
+    app.command("doctor")(doctor.doctor)
+
+
+_register()

@@ -1,0 +1,7 @@
+"""Graphs on cells: neighbour search and graph construction (pure computation)."""
+
+from .build import directed_knn_matrix, distance_matrix, knn_graph, symmetrize
+from .knn import KNN, exact_knn, neighbour_distances
+
+__all__ = ["KNN", "exact_knn", "neighbour_distances", "knn_graph", "symmetrize", "directed_knn_matrix",
+           "distance_matrix"]

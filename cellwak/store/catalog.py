@@ -1,0 +1,128 @@
+"""The SQLite catalog of a workspace: datasets, clusterings (and, later, runs).
+
+WAL mode so a dashboard can read while a training process writes. The schema is versioned with
+``PRAGMA user_version``; each migration runs once, in order.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+MIGRATIONS = [
+    """
+    CREATE TABLE datasets (
+        name TEXT PRIMARY KEY,
+        format TEXT NOT NULL,
+        source TEXT,
+        n_obs INTEGER NOT NULL,
+        n_vars INTEGER NOT NULL,
+        label_key TEXT,
+        batch_key TEXT,
+        image_shape TEXT,
+        builtin INTEGER NOT NULL DEFAULT 0,
+        artifact TEXT NOT NULL,
+        created TEXT NOT NULL,
+        info TEXT
+    );
+    CREATE TABLE clusterings (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        dataset TEXT NOT NULL REFERENCES datasets(name) ON DELETE CASCADE,
+        method TEXT NOT NULL,
+        key TEXT NOT NULL,
+        params TEXT NOT NULL,
+        n_clusters INTEGER NOT NULL,
+        sizes TEXT NOT NULL,
+        metrics TEXT,
+        provenance TEXT,
+        artifact TEXT NOT NULL,
+        seconds REAL,
+        created TEXT NOT NULL
+    );
+    CREATE INDEX clusterings_dataset ON clusterings(dataset);
+    """,
+]
+
+_JSON_COLUMNS = {"info", "params", "sizes", "metrics", "provenance", "image_shape"}
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+class Catalog:
+    """Thin, typed access to ``catalog.sqlite``; rows come back as dicts with JSON decoded."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._conn.execute("PRAGMA busy_timeout=30000")
+        self._migrate()
+
+    def close(self):
+        self._conn.close()
+
+    def _migrate(self):
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        for i, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.transaction():
+                for statement in filter(str.strip, script.split(";")):
+                    self._conn.execute(statement)
+                self._conn.execute(f"PRAGMA user_version={i}")
+
+    @contextmanager
+    def transaction(self):
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        else:
+            self._conn.execute("COMMIT")
+
+    @staticmethod
+    def _decode(row: sqlite3.Row | None) -> dict | None:
+        if row is None:
+            return None
+        out = dict(row)
+        for k in _JSON_COLUMNS & out.keys():
+            if out[k] is not None:
+                out[k] = json.loads(out[k])
+        return out
+
+    @staticmethod
+    def _encode(values: dict) -> dict:
+        return {k: (json.dumps(v) if k in _JSON_COLUMNS and v is not None else v) for k, v in values.items()}
+
+    def insert(self, table: str, values: dict) -> int:
+        values = self._encode(values)
+        cols = ", ".join(values)
+        marks = ", ".join(f":{k}" for k in values)
+        with self.transaction() as conn:
+            cur = conn.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", values)
+            return cur.lastrowid
+
+    def update(self, table: str, key: str, key_value, values: dict) -> None:
+        values = self._encode(values)
+        sets = ", ".join(f"{k} = :{k}" for k in values)
+        with self.transaction() as conn:
+            conn.execute(f"UPDATE {table} SET {sets} WHERE {key} = :_key", {**values, "_key": key_value})
+
+    def delete(self, table: str, key: str, key_value) -> int:
+        with self.transaction() as conn:
+            return conn.execute(f"DELETE FROM {table} WHERE {key} = ?", (key_value,)).rowcount
+
+    def get(self, table: str, key: str, key_value) -> dict | None:
+        row = self._conn.execute(f"SELECT * FROM {table} WHERE {key} = ?", (key_value,)).fetchone()
+        return self._decode(row)
+
+    def select(self, table: str, where: str = "", params=(), order: str = "") -> list[dict]:
+        sql = f"SELECT * FROM {table}" + (f" WHERE {where}" if where else "") + (f" ORDER BY {order}" if order else "")
+        return [self._decode(r) for r in self._conn.execute(sql, params).fetchall()]

@@ -1,0 +1,73 @@
+"""The command line as a user meets it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cellwak import __version__
+
+
+def test_version_and_global_flags_anywhere(cli):
+    assert cli("--version").out.strip() == f"cellwak {__version__}"
+    assert cli("data", "list", "--json").json()["datasets"] == []
+    assert cli("--json", "data", "list").json()["datasets"] == []
+
+
+def test_no_arguments_prints_help(cli):
+    r = cli()
+    assert r.code == 0 and "data" in r.out and "cluster" in r.out
+
+
+def test_data_add_show_export_rm(cli, home, table_csv, tmp_path):
+    r = cli("data", "add", table_csv, "--name", "cells", "--id", "cell", "--label", "type", "--batch", "plate", "--json")
+    assert r.code == 0, r.err
+    added = r.json()
+    assert added["cells"] == 90 and added["features"] == 5
+    assert added["label_counts"] == {"a": 30, "b": 30, "c": 30}
+    assert added["batch_counts"] == {"p0": 45, "p1": 45}
+    listed = cli("data", "list", "--json").json()
+    assert [d["name"] for d in listed["datasets"]] == ["cells"]
+    assert cli("cluster", "-d", "cells", "-k", "10", "--json").json()["metrics"]["ari"] == 1.0
+
+    out = tmp_path / "cells_out.csv"
+    assert cli("data", "export", "cells", "--out", out).code == 0
+    frame = pd.read_csv(out, index_col=0)
+    assert frame.shape[0] == 90 and {"type", "plate", "cellwak_leiden", "m0"} <= set(frame.columns)
+    assert cli("data", "export", "cells", "--out", out).code == 2  # exists, no --force
+    assert cli("data", "export", "cells", "--out", out, "--force").code == 0
+    h5 = tmp_path / "cells.h5ad"
+    assert cli("data", "export", "cells", "--out", h5).code == 0
+    import anndata as ad
+
+    back = ad.read_h5ad(h5)
+    assert back.shape == (90, 5) and "cellwak_connectivities" in back.obsp
+
+    assert cli("data", "rm", "cells").code == 0
+    assert cli("data", "list", "--json").json()["datasets"] == []
+    assert not (home / "datasets" / "cells").exists()
+
+
+def test_data_add_default_name_is_the_file_stem(cli, table_csv):
+    assert cli("data", "add", table_csv, "--json").json()["name"] == "cells"
+
+
+def test_export_of_an_image_dataset_writes_pixels(cli, tmp_path):
+    out = tmp_path / "blood.h5ad"
+    assert cli("data", "export", "blood", "--out", out).code == 0
+    import anndata as ad
+
+    a = ad.read_h5ad(out)
+    assert a.X.shape == (2400, 2352) and a.obsm["images"].shape == (2400, 3, 28, 28)
+    assert np.array_equal(a.X[:3], a.obsm["images"][:3].reshape(3, -1))
+
+
+def test_doctor_reports_components(cli):
+    r = cli("doctor", "--json", "--no-julia")
+    assert r.code == 0, r.err
+    rep = r.json()
+    assert rep["ok"] and rep["torch"]["threads"] >= 1
+    assert all(rep["cellwak"]["resources"].values()), rep["cellwak"]["resources"]
+    assert rep["r"]["status"] in {"ok", "partial", "missing"}
+    if rep["r"]["status"] == "missing":
+        assert "apt-get install" in rep["r"]["detail"]

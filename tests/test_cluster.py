@@ -1,0 +1,82 @@
+"""kNN, graph, Leiden and the cluster tool."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from cellwak.datasets import blobs
+from cellwak.graph import exact_knn, knn_graph
+from cellwak.tl import cluster, leiden
+
+
+def test_exact_knn_matches_brute_force_and_excludes_self():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 7)).astype(np.float32)
+    knn = exact_knn(X, 10, block_rows=37)  # blocks that do not divide n
+    D = np.sqrt(((X[:, None] - X[None]) ** 2).sum(-1))
+    np.fill_diagonal(D, np.inf)
+    expected = np.argsort(D, axis=1)[:, :10]
+    np.testing.assert_array_equal(knn.indices, expected)
+    np.testing.assert_allclose(knn.distances, np.take_along_axis(D, expected, 1), rtol=1e-5)
+    assert not (knn.indices == np.arange(300)[:, None]).any()
+
+
+def test_knn_graph_is_symmetric_binary_union():
+    X = np.random.default_rng(2).normal(size=(100, 3)).astype(np.float32)
+    knn = exact_knn(X, 5)
+    G = knn_graph(knn)
+    assert (G != G.T).nnz == 0 and set(np.unique(G.data)) == {1.0}
+    assert G.diagonal().sum() == 0
+    assert (G.sum(axis=1).A1 >= 5).all()
+
+
+def test_leiden_same_seed_same_labels_and_recovers_blobs():
+    a = blobs(600, 10, 4, seed=3)
+    g = knn_graph(exact_knn(a.X, 15))
+    first = leiden(g, 1.0, seed=7)
+    assert np.array_equal(first, leiden(g, 1.0, seed=7))
+    from sklearn.metrics import adjusted_rand_score
+
+    assert adjusted_rand_score(a.obs["label"], first) == pytest.approx(1.0)
+    sizes = np.bincount(first)
+    assert list(sizes) == sorted(sizes, reverse=True)  # cluster 0 is the largest
+
+
+def test_cluster_writes_scverse_keys_and_provenance():
+    a = blobs(400, 20, 3, seed=1)
+    res = cluster(a, gamma=0.5, k=10, seed=0, n_pcs=5)
+    assert res.metrics["ari"] == pytest.approx(1.0) and res.n_clusters == 3
+    assert a.obs["cellwak_leiden"].dtype == "category"
+    assert a.obsp["cellwak_connectivities"].shape == (400, 400)
+    assert a.obsp["cellwak_distances"].nnz == 400 * 10
+    assert a.obsm["X_pca"].shape == (400, 5)
+    prov = a.uns["cellwak"]["cluster"]
+    assert prov["seed"] == 0 and prov["params"]["gamma"] == 0.5
+    assert {"torch", "igraph", "numpy"} <= set(prov["versions"]) and prov["torch_threads"] >= 1
+    assert prov["device"] == "cpu"
+
+
+def test_cluster_cli_on_builtin_blood(cli):
+    t = time.perf_counter()
+    r = cli("cluster", "--gamma", "1.0", "--json")
+    elapsed = time.perf_counter() - t
+    assert r.code == 0, r.err
+    out = r.json()
+    assert out["dataset"] == "blood" and out["gamma"] == 1.0
+    assert out["n_clusters"] == len(out["sizes"]) >= 4 and sum(out["sizes"]) == 2400
+    assert 0.2 < out["metrics"]["ari"] < 1 and 0.3 < out["metrics"]["nmi"] < 1
+    assert elapsed < 30
+    again = cli("cluster", "--gamma", "1.0", "--json").json()
+    assert again["sizes"] == out["sizes"] and again["metrics"] == out["metrics"]  # seeded
+    show = cli("data", "show", "blood", "--json").json()
+    assert [c["id"] for c in show["clusterings"]] == [out["clustering_id"], again["clustering_id"]]
+    assert "X_pca" in show["representations"]
+
+
+def test_cluster_human_output_lists_clusters_and_scores(cli):
+    r = cli("cluster", "--gamma", "0.5")
+    assert r.code == 0
+    assert "clusters at gamma=0.5" in r.out and "ARI" in r.out and "NMI" in r.out

@@ -1,0 +1,57 @@
+"""Every shared real dataset can be added with its labels, and `data show` gives the counts
+listed in ../shared/data/README.md. Skips when ../shared/data is absent."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.real_data
+
+CASES = {
+    "pbc": (["blood_pbc28/pbc_28.npz"], 17092, 2352, 8, [3, 28, 28]),
+    "jurkat": (["jurkat_cellcycle/jurkat_ifc_exp1.npz"], 3418, 4800, 7, [3, 40, 40]),
+    "bal": (["flowsom_bal/ff.fcs", "--labels", "flowsom_bal/gating_result.csv", "--unlabeled", "Unlabeled"],
+            19225, 18, 7, None),
+    "mnist": (["mnist_test/t10k-images-idx3-ubyte.gz"], 10000, 784, 10, [1, 28, 28]),
+    "pbmc": (["pbmc68k_reduced/10x_pbmc68k_reduced.h5ad", "--label", "bulk_labels", "--batch", "phase"],
+             700, 765, 10, None),
+    "embryo": (["embryo_screen/z_dat.csv", "--id", "Row.names", "--obs", "embryo_screen/groups.csv",
+                "--label", "Phenotype", "--batch", "Date"], 1831, 116, 8, None),
+}
+
+
+def _args(shared, parts):
+    return [str(shared / p) if "/" in p else p for p in parts]
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_shared_dataset_counts(cli, shared_data, name):
+    parts, cells, features, n_labels, image = CASES[name]
+    r = cli("data", "add", *_args(shared_data, parts), "--name", name, "--json")
+    assert r.code == 0, r.err
+    s = cli("data", "show", name, "--json").json()
+    assert (s["cells"], s["features"]) == (cells, features)
+    assert len(s["label_counts"]) == n_labels and sum(s["label_counts"].values()) == cells
+    assert s["image_shape"] == image
+
+
+def test_specific_counts_from_the_readme(cli, shared_data):
+    bal = cli("data", "add", *_args(shared_data, CASES["bal"][0]), "--name", "bal", "--json").json()
+    assert bal["label_counts"]["Unlabeled"] == 5554 and bal["unlabeled_values"] == ["Unlabeled"]
+    assert len(bal["label_counts"]) - 1 == 6  # 6 gated types + Unlabeled
+    pbc = cli("data", "add", *_args(shared_data, CASES["pbc"][0]), "--name", "pbc", "--json").json()
+    assert set(pbc["label_counts"]) == {"basophil", "eosinophil", "erythroblast", "ig", "lymphocyte",
+                                         "monocyte", "neutrophil", "platelet"}
+    emb = cli("data", "add", str(shared_data / "embryo_screen/z_dat.csv"), "--id", "Row.names",
+              "--obs", str(shared_data / "embryo_screen/groups.csv"), "--label", "Condition", "--batch", "Date",
+              "--name", "embryo_cond", "--json").json()
+    assert len(emb["label_counts"]) == 27 and emb["label_counts"]["Tyrosinase"] == 160
+    assert emb["batch_counts"]["1"] == 7 and len(emb["batch_counts"]) == 11  # 10 dates + 7 rows of "1"
+    pbmc = cli("data", "add", *_args(shared_data, CASES["pbmc"][0]), "--name", "pbmc", "--json").json()
+    assert pbmc["label_counts"]["Dendritic"] == 240
+
+
+def test_gated_metrics_leave_unlabeled_events_out(cli, shared_data):
+    cli("data", "add", *_args(shared_data, CASES["bal"][0]), "--name", "bal")
+    out = cli("cluster", "-d", "bal", "--json").json()
+    assert out["metrics"]["n_labelled"] == 19225 - 5554
