@@ -18,6 +18,8 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest
+	@if [ -x .cache/julia/bin/julia ]; then .cache/julia/bin/julia --startup-file=no julia/test/runtests.jl; \
+	  else echo "Julia not available: julia/test/runtests.jl skipped"; fi
 
 setup: $(STAMP) r rpy2 julia
 

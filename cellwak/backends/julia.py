@@ -2,28 +2,57 @@
 
 Where no recent Julia can be installed, juliacall fails on import (it tries to download Julia);
 that is detected in a child process with a time limit and reported, never raised.
+
+:class:`JuliaKernels` runs cellwak's Julia kernels (``julia/src/CellWAK.jl``: exact kNN, WAK,
+noise2self loss, modularity, Leiden) on numpy / scipy.sparse inputs. Both routes use the same
+file exchange format (``julia/src/kernel_io.jl``): arrays are written raw to a temporary folder
+and ``CellWAK.run_request`` answers in the same folder, either in this process (juliacall) or in
+a long-lived ``julia julia/bin/cellwak_kernels.jl --serve`` child, so Julia starts and compiles
+once per :class:`JuliaKernels`, not once per call.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import queue
 import shutil
+import subprocess
 import sys
+import tempfile
+import threading
+import weakref
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from ..errors import CellwakError
 from ._subprocess import last_line, run_quiet
 
 ENV_JULIA = "CELLWAK_JULIA"
+ENV_MODE = "CELLWAK_JULIA_MODE"          # auto (default) | subprocess | juliacall
+INSTALL_HINT = "run `bash julia/install_julia.sh` (or `make julia`), or set CELLWAK_JULIA to a julia executable"
+FORMAT_HEADER = "cellwak-kernels 1"
+_DTYPES = {"float32": np.float32, "float64": np.float64, "int32": np.int32, "int64": np.int64}
+
+
+class JuliaUnavailableError(CellwakError):
+    """No Julia (neither juliacall nor a julia executable) can run the kernels."""
+
+
+class JuliaKernelError(CellwakError):
+    """A Julia kernel rejected its input or failed."""
 
 
 def local_julia_candidates() -> list[Path]:
-    """Where a locally unpacked Julia may live (see the Makefile's ``julia`` target)."""
+    """Where a locally unpacked Julia may live (``julia/install_julia.sh`` writes the first)."""
     import platformdirs
 
     here = Path(__file__).resolve().parents[2]
-    return [here / ".cache" / "julia" / "usr" / "bin" / "julia",
-            Path(platformdirs.user_cache_dir("cellwak")) / "julia" / "usr" / "bin" / "julia"]
+    cache = Path(platformdirs.user_cache_dir("cellwak"))
+    # bin/julia is the launcher that sets the library path; usr/bin/julia alone does not start.
+    return [here / ".cache" / "julia" / "bin" / "julia", cache / "julia" / "bin" / "julia"]
 
 
 def julia_executable() -> str | None:
@@ -41,7 +70,7 @@ def status(check_juliacall: bool = True) -> dict:
     result: dict
     if exe is None:
         result = {"status": "missing",
-                  "detail": f"no julia executable (set {ENV_JULIA}, put julia on PATH, or run `make julia`)"}
+                  "detail": f"no julia executable (put julia on PATH, or {INSTALL_HINT})"}
     else:
         code, out, err = run_quiet([exe, "--startup-file=no", "--version"], timeout=60)
         result = ({"status": "ok", "executable": exe, "version": last_line(out)} if code == 0 else
@@ -59,3 +88,318 @@ def juliacall_status(timeout: float = 120) -> dict:
     if code == 0:
         return {"status": "ok", "julia_version": last_line(out)}
     return {"status": "error", "detail": f"juliacall cannot start Julia: {last_line(err) or 'timed out'}"}
+
+
+_juliacall_ok: bool | None = None
+
+
+def juliacall_usable(timeout: float = 60) -> bool:
+    """Whether juliacall starts Julia (probed once per process, in a child with a time limit)."""
+    global _juliacall_ok
+    if _juliacall_ok is None:
+        _juliacall_ok = juliacall_status(timeout)["status"] == "ok"
+    return _juliacall_ok
+
+
+def kernels_script() -> Path:
+    from ..resources import resource_dir
+
+    base = resource_dir("julia")
+    path = base / "bin" / "cellwak_kernels.jl" if base else None
+    if path is None or not path.is_file():
+        raise JuliaUnavailableError("the Julia kernel sources (julia/bin/cellwak_kernels.jl) are not installed with cellwak",
+                                    "reinstall cellwak from a checkout or a wheel that carries julia/")
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Request / response folders (format: julia/src/kernel_io.jl)
+
+
+@dataclass
+class _Request:
+    dir: Path
+    lines: list[str] = field(default_factory=lambda: [FORMAT_HEADER])
+    count: int = 0
+
+    def array(self, a: np.ndarray) -> str:
+        a = np.asarray(a)
+        kind = {np.dtype(v): k for k, v in _DTYPES.items()}.get(a.dtype)
+        if kind is None:
+            raise JuliaKernelError(f"cannot send an array of dtype {a.dtype} to Julia", "use float32, float64, int32 or int64")
+        self.count += 1
+        name = f"in{self.count}"
+        np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).tofile(self.dir / f"{name}.bin")
+        self.lines.append(f"array {name} {kind} {','.join(map(str, a.shape)) or '1'} {name}.bin")
+        return "@" + name
+
+    def sparse(self, A) -> str:
+        A = _as_csc(A)
+        refs = [self.array(A.indptr.astype(np.int64)), self.array(A.indices.astype(np.int64)),
+                self.array(A.data.astype(np.float64))]
+        self.count += 1
+        name = f"in{self.count}"
+        self.lines.append(f"sparse {name} {A.shape[0]},{A.shape[1]} {' '.join(r[1:] for r in refs)}")
+        return "@" + name
+
+    def op(self, op_id: str, name: str, **params) -> None:
+        text = " ".join(f"{k}={_param_text(v)}" for k, v in params.items() if v is not None)
+        self.lines.append(f"op {op_id} {name} {text}".rstrip())
+
+    def write(self) -> None:
+        (self.dir / "request.txt").write_text("\n".join(self.lines) + "\n")
+
+
+def _param_text(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    text = str(v)
+    if not text or any(c.isspace() for c in text) or "=" in text:
+        raise JuliaKernelError(f"bad parameter value {text!r} for a Julia kernel")
+    return text
+
+
+def _as_csc(A):
+    import scipy.sparse as sp
+
+    A = sp.csc_matrix(A, dtype=np.float64)
+    if A.shape[0] != A.shape[1]:
+        raise JuliaKernelError(f"the graph must be a square matrix, got shape {A.shape}")
+    A.sum_duplicates()
+    A.sort_indices()
+    return A
+
+
+def _read_response(folder: Path) -> dict:
+    import scipy.sparse as sp
+
+    path = folder / "response.txt"
+    if not path.is_file():
+        raise JuliaKernelError("Julia wrote no answer to the kernel request", "see the messages above or run `cellwak doctor`")
+    lines = path.read_text().splitlines()
+    if not lines or lines[0].strip() != FORMAT_HEADER:
+        raise JuliaKernelError("Julia's kernel answer is not in the expected format")
+    out: dict = {}
+    for line in lines[1:]:
+        t = line.split()
+        if not t:
+            continue
+        if t[0] == "error":
+            raise JuliaKernelError("Julia kernel failed: " + line[len("error "):])
+        if t[0] == "value":
+            out[t[1]] = float(t[2])
+        elif t[0] == "array":
+            shape = tuple(int(s) for s in t[3].split(","))
+            out[t[1]] = np.fromfile(folder / t[4], dtype=np.dtype(_DTYPES[t[2]]).newbyteorder("<")).reshape(shape)
+        elif t[0] == "sparse":
+            m, n = (int(s) for s in t[2].split(","))
+            indptr, indices, data = (out.pop(s) for s in t[3:6])
+            out[t[1]] = sp.csc_matrix((data, indices, indptr), shape=(m, n)).tocsr()
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Runners: a `--serve` child process, or juliacall in this process
+
+
+class _ServeProcess:
+    """``julia cellwak_kernels.jl --serve``: one request folder per stdin line."""
+
+    def __init__(self, exe: str, threads: int | None, startup_timeout: float):
+        env = dict(os.environ)
+        env.setdefault("JULIA_NUM_THREADS", str(threads or os.cpu_count() or 1))
+        self.log = tempfile.NamedTemporaryFile(prefix="cellwak-julia-", suffix=".log", delete=False)
+        self.proc = subprocess.Popen([exe, "--startup-file=no", "--history-file=no", str(kernels_script()), "--serve"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True,
+                                     bufsize=1, env=env)
+        self.lines: queue.Queue = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+        self._expect("cellwak-kernels ready", startup_timeout)
+
+    def _pump(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def _expect(self, prefix: str, timeout: float) -> None:
+        while True:
+            try:
+                line = self.lines.get(timeout=timeout)
+            except queue.Empty:
+                self.close()
+                raise JuliaKernelError(f"Julia did not answer within {timeout:.0f} s",
+                                       "raise the timeout of JuliaKernels or use smaller inputs") from None
+            if line is None:
+                raise JuliaKernelError(f"Julia stopped: {self._log_tail()}", f"check that julia runs; {INSTALL_HINT}")
+            if line.startswith(prefix):
+                return
+
+    def _log_tail(self) -> str:
+        try:
+            return last_line(Path(self.log.name).read_text(errors="replace")) or f"exit status {self.proc.poll()}"
+        except OSError:
+            return f"exit status {self.proc.poll()}"
+
+    def run(self, folder: Path, timeout: float) -> None:
+        if self.proc.poll() is not None:
+            raise JuliaKernelError(f"Julia stopped: {self._log_tail()}", f"check that julia runs; {INSTALL_HINT}")
+        try:
+            self.proc.stdin.write(f"{folder}\n")
+            self.proc.stdin.flush()
+        except OSError:
+            raise JuliaKernelError(f"Julia stopped: {self._log_tail()}", f"check that julia runs; {INSTALL_HINT}") from None
+        self._expect(f"cellwak-kernels done {folder}", timeout)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+                self.proc.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        Path(self.log.name).unlink(missing_ok=True)
+
+
+class _JuliaCallRunner:
+    _module = None
+
+    def __init__(self):
+        if _JuliaCallRunner._module is None:
+            from juliacall import Main as jl  # only after juliacall_usable() said it starts
+
+            if not jl.seval("isdefined(Main, :CellWAK)"):
+                jl.include(str(kernels_script().parent.parent / "src" / "CellWAK.jl"))
+            _JuliaCallRunner._module = jl.CellWAK
+
+    def run(self, folder: Path, timeout: float) -> None:
+        _JuliaCallRunner._module.run_request(str(folder))
+
+    def close(self) -> None:
+        pass
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class JuliaKernels:
+    """cellwak's Julia kernels on numpy / scipy.sparse data.
+
+    ``mode``: ``"auto"`` (juliacall when it starts Julia >= 1.10, otherwise a julia executable),
+    ``"juliacall"`` or ``"subprocess"``; the default comes from ``CELLWAK_JULIA_MODE``. Data are
+    rows-are-cells here (X: cells × features); cell indices and labels are 0-based. Use as a
+    context manager, or call :meth:`close`, to stop the Julia child process.
+    """
+
+    def __init__(self, mode: str | None = None, executable: str | None = None, threads: int | None = None,
+                 timeout: float = 3600, startup_timeout: float = 300):
+        mode = mode or os.environ.get(ENV_MODE, "auto")
+        if mode not in ("auto", "juliacall", "subprocess"):
+            raise JuliaKernelError(f"unknown Julia mode {mode!r}", "use auto, juliacall or subprocess")
+        self.timeout = timeout
+        self.last_seconds: dict[str, float] = {}
+        self._runner = None
+        self._threads = threads
+        self._startup_timeout = startup_timeout
+        self.executable = executable or julia_executable()
+        if mode == "juliacall" or (mode == "auto" and juliacall_usable()):
+            if not juliacall_usable():
+                raise JuliaUnavailableError("juliacall cannot start Julia >= 1.10 here",
+                                            f"use mode='subprocess' with a julia executable: {INSTALL_HINT}")
+            self.mode = "juliacall"
+        else:
+            if self.executable is None or not Path(self.executable).is_file():
+                raise JuliaUnavailableError("no Julia is available for cellwak's Julia kernels", INSTALL_HINT)
+            self.mode = "subprocess"
+        kernels_script()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _run(self, build) -> dict:
+        if self._runner is None:
+            self._runner = (_JuliaCallRunner() if self.mode == "juliacall"
+                            else _ServeProcess(self.executable, self._threads, self._startup_timeout))
+            if self.mode == "subprocess":
+                weakref.finalize(self, self._runner.close)
+        with tempfile.TemporaryDirectory(prefix="cellwak-jl-") as tmp:
+            req = _Request(Path(tmp))
+            build(req)
+            req.write()
+            self._runner.run(Path(tmp), self.timeout)
+            out = _read_response(Path(tmp))
+        self.last_seconds = {k[:-len(".seconds")]: v for k, v in out.items() if k.endswith(".seconds")}
+        return out
+
+    def close(self) -> None:
+        if self._runner is not None:
+            self._runner.close()
+            self._runner = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- kernels ----------------------------------------------------------------------------
+
+    def knn_exact(self, X, k: int, blocksize: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Exact Euclidean kNN of the rows of X (self excluded): (indices (n, k) 0-based, distances (n, k))."""
+        X = _data_matrix(X)
+        out = self._run(lambda r: r.op("nn", "knn_exact", X=r.array(X), k=int(k), blocksize=blocksize))
+        return out["nn.indices"], out["nn.distances"]
+
+    def knn_graph(self, X, k: int, mode: str = "union"):
+        """Binary kNN graph of the rows of X (scipy CSR): ``union``/``mutual`` symmetric, or ``directed``."""
+        X = _data_matrix(X)
+        return self._run(lambda r: r.op("g", "knn_graph", X=r.array(X), k=int(k), mode=mode))["g.G"]
+
+    def wak(self, A, norm: str = "col"):
+        """WAK of a non-negative square matrix: zero diagonal, columns (``col``) or rows (``row``) sum to 1."""
+        return self._run(lambda r: r.op("w", "wak", A=r.sparse(A), norm=norm))["w.W"]
+
+    def pwak(self, C, norm: str = "col") -> np.ndarray:
+        """WAK of C Cᵀ for a soft partition C (cells × clusters); dense cells × cells."""
+        C = _data_matrix(C)
+        return self._run(lambda r: r.op("p", "pwak", C=r.array(C), norm=norm))["p.W"]
+
+    def partition_matrix(self, labels):
+        """Sparse P with P_ij = 1 iff labels[i] == labels[j]."""
+        y = np.asarray(labels, dtype=np.int64).ravel()
+        return self._run(lambda r: r.op("p", "partition_matrix", labels=r.array(y)))["p.P"]
+
+    def noise2self_loss(self, X, A, norm: str = "col", apply_wak: bool = True) -> float:
+        """Mean squared error between X (cells × features) and W X, with W = WAK(A) (or A itself)."""
+        X = _data_matrix(X)
+        out = self._run(lambda r: r.op("n2s", "noise2self", X=r.array(X), A=r.sparse(A), norm=norm, wak=apply_wak))
+        return out["n2s.loss"]
+
+    def modularity(self, A, labels, gamma: float = 1.0) -> float:
+        """Newman modularity with resolution gamma of a partition of an undirected weighted graph."""
+        y = np.asarray(labels, dtype=np.int64).ravel()
+        return self._run(lambda r: r.op("q", "modularity", A=r.sparse(A), labels=r.array(y), gamma=float(gamma)))["q.modularity"]
+
+    def leiden(self, A, gamma: float = 1.0, seed: int = 0, n_iterations: int = 2, beta: float = 0.01) -> np.ndarray:
+        """Leiden communities (modularity, resolution gamma): 0-based labels, largest cluster first."""
+        return self.leiden_sweep(A, [gamma], seed=seed, n_iterations=n_iterations, beta=beta)[0]
+
+    def leiden_sweep(self, A, gammas, seed: int = 0, n_iterations: int = 2, beta: float = 0.01) -> list[np.ndarray]:
+        """Leiden at several resolutions in one Julia call (the graph is sent once)."""
+        gammas = [float(g) for g in gammas]
+
+        def build(r: _Request) -> None:
+            ref = r.sparse(A)
+            for i, g in enumerate(gammas):
+                r.op(f"l{i}", "leiden", A=ref, gamma=g, seed=int(seed), n_iterations=int(n_iterations), beta=float(beta))
+
+        out = self._run(build)
+        return [out[f"l{i}.labels"] for i in range(len(gammas))]
+
+
+def _data_matrix(X) -> np.ndarray:
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise JuliaKernelError(f"expected a 2-D cells × features matrix, got shape {X.shape}")
+    return np.ascontiguousarray(X, dtype=np.float32 if X.dtype == np.float32 else np.float64)
+
