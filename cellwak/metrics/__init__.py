@@ -1,5 +1,5 @@
 """Clustering quality against reference labels (pure computation)."""
 
-from .clustering import compare, majority_labels
+from .clustering import compare, contingency, hungarian_f1, iawg_score, majority_labels, purity, silhouette
 
-__all__ = ["compare", "majority_labels"]
+__all__ = ["compare", "contingency", "hungarian_f1", "iawg_score", "majority_labels", "purity", "silhouette"]

@@ -1,0 +1,68 @@
+"""kNN search (exact, approximate, automatic) and graph construction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cellwak.graph.build import build_graph, directed_knn_matrix, umap_weights
+from cellwak.graph.knn import EXACT_MAX_CPU, exact_knn, knn, recall, resolve_method
+
+
+@pytest.fixture(scope="module")
+def mixture():
+    rng = np.random.default_rng(0)
+    centers = rng.normal(0, 5, size=(6, 16))
+    labels = rng.integers(0, 6, size=4000)
+    return (centers[labels] + rng.normal(size=(4000, 16))).astype(np.float32)
+
+
+def test_hnsw_recall_at_default_settings(mixture):
+    exact = exact_knn(mixture, 15)
+    approx = knn(mixture, 15, method="hnsw")
+    assert recall(approx, exact) >= 0.95
+    assert not (approx.indices == np.arange(len(mixture))[:, None]).any()
+    assert (np.diff(approx.distances, axis=1) >= -1e-5).all()  # nearest first
+
+
+def test_auto_method_switches_by_size_and_device():
+    assert resolve_method(1000) == "exact"
+    assert resolve_method(EXACT_MAX_CPU + 1) == "hnsw"
+    assert resolve_method(10**7, device="cuda") == "exact"
+    with pytest.raises(ValueError):
+        resolve_method(10, "annoy")
+
+
+def test_prefix_of_a_larger_search_is_the_smaller_search(mixture):
+    big, small = exact_knn(mixture, 30), exact_knn(mixture, 10)
+    np.testing.assert_array_equal(big.prefix(10).indices, small.indices)
+
+
+@pytest.mark.parametrize("weights", ["binary", "inverse", "umap", "gaussian", "jaccard"])
+def test_graphs_are_symmetric_nonnegative_without_self_loops(mixture, weights):
+    G = build_graph(exact_knn(mixture[:800], 10), weights=weights)
+    assert abs(G - G.T).max() < 1e-6
+    assert G.min() >= 0 and G.diagonal().sum() == 0
+
+
+def test_mutual_is_a_subgraph_of_union(mixture):
+    kn = exact_knn(mixture[:800], 10)
+    union, mutual = build_graph(kn, symmetrize_how="union"), build_graph(kn, symmetrize_how="mutual")
+    assert mutual.nnz < union.nnz and (mutual.multiply(union) != mutual).nnz == 0
+
+
+def test_umap_memberships_sum_to_log2_k(mixture):
+    kn = exact_knn(mixture[:500], 12)
+    w = umap_weights(kn.distances)
+    np.testing.assert_allclose(w.sum(axis=1), np.log2(12), rtol=1e-3)
+    assert np.allclose(w[:, 0], 1.0)  # nearest neighbour has membership 1
+
+
+def test_jaccard_weight_is_the_shared_neighbour_fraction(mixture):
+    kn = exact_knn(mixture[:600], 8)
+    W = directed_knn_matrix(kn)
+    G = build_graph(kn, weights="jaccard", symmetrize_how="mutual").tocoo()
+    for i, j, w in list(zip(G.row, G.col, G.data))[:50]:
+        a, b = set(kn.indices[i]), set(kn.indices[j])
+        assert w == pytest.approx(len(a & b) / len(a | b), abs=1e-6)
+    assert W.nnz == 600 * 8
