@@ -13,7 +13,7 @@ import importlib
 
 from ._version import __version__
 
-_SUBMODULES = {"io", "pp", "tl", "graph", "metrics", "store", "datasets", "provenance", "errors"}
+_SUBMODULES = {"io", "pp", "tl", "graph", "metrics", "store", "datasets", "provenance", "errors", "train", "runs", "models"}
 
 
 def __getattr__(name):

@@ -80,3 +80,42 @@ def test_cluster_human_output_lists_clusters_and_scores(cli):
     r = cli("cluster", "--gamma", "0.5")
     assert r.code == 0
     assert "clusters at gamma=0.5" in r.out and "ARI" in r.out and "NMI" in r.out
+
+
+def test_until_stable_leiden_stops_at_a_local_optimum():
+    from cellwak.tl._leiden import to_igraph
+
+    a = blobs(1500, 8, 6, seed=5, spread=2.5)
+    G = knn_graph(exact_knn(a.X, 15))
+    g = to_igraph(G, weighted=False)
+    labels = leiden(G, 1.5, seed=1, n_iterations=-1, graph=g)
+    assert np.array_equal(labels, leiden(G, 1.5, seed=1, n_iterations=-1, graph=g))
+    q = g.modularity(labels.tolist(), resolution=1.5)
+    import random
+
+    import igraph
+
+    igraph.set_random_number_generator(random.Random(3))
+    more = g.community_leiden(objective_function="modularity", resolution=1.5, n_iterations=1,
+                              initial_membership=labels.tolist()).membership
+    igraph.set_random_number_generator(random)
+    assert g.modularity(more, resolution=1.5) <= q + 1e-9
+
+
+@pytest.mark.parametrize("backend,objective,gamma", [("igraph", "cpm", 0.05), ("leidenalg", "modularity", 1.0),
+                                                     ("leidenalg", "rber", 1.0), ("leidenalg", "surprise", 1.0),
+                                                     ("julia", "modularity", 1.0)])
+def test_every_backend_same_graph_and_seed_same_labels(backend, objective, gamma):
+    if backend == "julia":
+        from cellwak.backends.julia import julia_executable
+
+        if julia_executable() is None:
+            pytest.skip("no julia executable (run `make julia`)")
+    a = blobs(800, 8, 4, seed=2)
+    g = knn_graph(exact_knn(a.X, 12))
+    first = leiden(g, gamma, seed=11, backend=backend, objective=objective)
+    assert np.array_equal(first, leiden(g, gamma, seed=11, backend=backend, objective=objective))
+    if objective in ("modularity", "rber"):
+        from sklearn.metrics import adjusted_rand_score
+
+        assert adjusted_rand_score(a.obs["label"], first) == pytest.approx(1.0)

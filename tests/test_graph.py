@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cellwak.graph.build import build_graph, directed_knn_matrix, umap_weights
-from cellwak.graph.knn import EXACT_MAX_CPU, exact_knn, knn, recall, resolve_method
+from cellwak.graph.knn import EXACT_MAX_CPU, exact_knn, neighbors, recall, resolve_method
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def mixture():
 
 def test_hnsw_recall_at_default_settings(mixture):
     exact = exact_knn(mixture, 15)
-    approx = knn(mixture, 15, method="hnsw")
+    approx = neighbors(mixture, 15, method="hnsw")
     assert recall(approx, exact) >= 0.95
     assert not (approx.indices == np.arange(len(mixture))[:, None]).any()
     assert (np.diff(approx.distances, axis=1) >= -1e-5).all()  # nearest first
@@ -66,3 +66,11 @@ def test_jaccard_weight_is_the_shared_neighbour_fraction(mixture):
         a, b = set(kn.indices[i]), set(kn.indices[j])
         assert w == pytest.approx(len(a & b) / len(a | b), abs=1e-6)
     assert W.nnz == 600 * 8
+
+
+def test_exact_search_of_some_rows_equals_those_rows_of_the_full_search(mixture):
+    rows = np.array([5, 17, 999, 3998])
+    full, part = exact_knn(mixture, 9), exact_knn(mixture, 9, rows=rows, block_rows=3)
+    np.testing.assert_array_equal(part.indices, full.indices[rows])
+    np.testing.assert_allclose(part.distances, full.distances[rows])
+

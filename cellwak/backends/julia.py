@@ -403,3 +403,14 @@ def _data_matrix(X) -> np.ndarray:
         raise JuliaKernelError(f"expected a 2-D cells × features matrix, got shape {X.shape}")
     return np.ascontiguousarray(X, dtype=np.float32 if X.dtype == np.float32 else np.float64)
 
+
+
+_SHARED: JuliaKernels | None = None
+
+
+def shared_kernels() -> JuliaKernels:
+    """One JuliaKernels per process, so Julia starts and compiles once (closed at exit)."""
+    global _SHARED
+    if _SHARED is None:
+        _SHARED = JuliaKernels()
+    return _SHARED

@@ -1,20 +1,28 @@
-"""Option parsing shared by several commands."""
+"""Catalog recording shared by several commands."""
 
 from __future__ import annotations
 
-from ..errors import InputError
+
+def record_clustering(ws, dataset: str, key: str, labels, params: dict, metrics: dict, provenance: dict,
+                      seconds: float | None, method: str = "leiden") -> dict:
+    import numpy as np
+
+    sizes = np.bincount(np.asarray(labels)).tolist()
+    return ws.add_clustering(dataset, labels, {"method": method, "key": key, "params": params, "n_clusters": len(sizes),
+                                               "sizes": sizes, "metrics": metrics, "provenance": provenance,
+                                               "seconds": seconds})
 
 
-def resolve_device(device: str) -> str:
-    import torch
+def record_sweep(ws, dataset: str, result) -> list[dict]:
+    """One catalog row per swept resolution (obs['cellwak_leiden_g{gamma}'])."""
+    from ..tl.sweep import gamma_key
 
-    device = device.lower()
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cpu":
-        return "cpu"
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise InputError(f"--device {device}: CUDA is not available on this machine", "use --device cpu or auto")
-        return device
-    raise InputError(f"unknown --device {device!r}", "choose auto, cpu or cuda")
+    rows = []
+    table = result.table.set_index("gamma")
+    for g, labels in result.labels.items():
+        evidence = {c: (None if v != v else float(v)) for c, v in table.loc[g].items()}  # NaN -> None
+        metrics = {m: evidence.pop(m) for m in ("ari", "nmi") if m in evidence}
+        params = {**{k: v for k, v in result.params.items() if k != "gammas"}, "gamma": g, "evidence": evidence,
+                  "chosen": g == result.chosen}
+        rows.append(record_clustering(ws, dataset, gamma_key(g), labels, params, metrics, {}, None, method="leiden-sweep"))
+    return rows

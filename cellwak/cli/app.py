@@ -42,10 +42,14 @@ def main_callback(
 
 
 def _register():
-    from . import cluster, data, doctor
+    from . import cluster, clusters, data, dewak, doctor, score, sweep
 
     app.add_typer(data.app, name="data")
     app.command("cluster")(cluster.cluster)
+    app.command("sweep")(sweep.sweep)
+    app.command("score")(score.score)
+    app.add_typer(clusters.app, name="clusters")
+    app.command("dewak")(dewak.dewak)
     app.command("doctor")(doctor.doctor)
 
 

@@ -4,6 +4,8 @@ Chosen by measurement on this project's 2-core machine (benchmarks/bench_knn.py)
 cells x 32 dims of a Gaussian mixture, hnswlib (M=32, ef_construction=100, ef=64) reached
 recall@15 0.98 in about 10 s, pynndescent 0.83 in 46 s, faiss HNSW 0.93 in 10 s, and faiss
 IVF-Flat 0.95 only when scanning an eighth of the data per query, which grows quadratically.
+HNSW can nevertheless miss small tight groups of cells entirely; the lists that show it are
+repaired by exact search (:mod:`cellwak.graph.repair`).
 """
 
 from __future__ import annotations
@@ -16,15 +18,21 @@ HNSW_DEFAULTS = {"M": 32, "ef_construction": 100, "ef": 64}
 
 
 def hnsw_knn(X, k: int, *, M: int = HNSW_DEFAULTS["M"], ef_construction: int = HNSW_DEFAULTS["ef_construction"],
-             ef: int | None = None, seed: int = 0, threads: int | None = None, progress=NULL, chunks: int = 20):
-    """Approximate Euclidean kNN of the rows of ``X`` (self excluded) with an HNSW index.
+             ef: int | None = None, seed: int = 0, build_threads: int | None = None, threads: int | None = None,
+             repair: bool = True, progress=NULL, chunks: int = 20):
+    """Approximate Euclidean kNN of the rows of ``X`` (self excluded, nearest first) with an HNSW
+    index, followed by the repair of lists whose search visibly failed (:mod:`.repair`).
 
-    ``ef`` (search beam) defaults to max(64, 2k); recall grows with M, ef_construction and ef.
+    ``ef`` (search beam) defaults to max(64, 2k) and is never below k + 1. The index is built on
+    ``build_threads`` threads (default: torch's thread count); with several, the insertion order
+    and hence the graph vary from run to run: ``build_threads=1`` makes the search
+    deterministic for a seed.
     """
     import hnswlib
     import torch
 
     from .knn import KNN
+    from .repair import repair as repair_lists
 
     X = np.ascontiguousarray(X, dtype=np.float32)
     n, dim = X.shape
@@ -33,24 +41,31 @@ def hnsw_knn(X, k: int, *, M: int = HNSW_DEFAULTS["M"], ef_construction: int = H
     threads = threads or torch.get_num_threads()
     index = hnswlib.Index(space="l2", dim=dim)
     index.init_index(max_elements=n, ef_construction=ef_construction, M=M, random_seed=seed)
-    index.set_num_threads(threads)
+    index.set_num_threads(build_threads or threads)
     step = max(1, -(-n // chunks))
-    with progress.task("kNN index (HNSW)", total=n) as task:
+    with progress.task(f"kNN index (HNSW, {dim} dims)", total=n) as task:
         for start in range(0, n, step):
             stop = min(n, start + step)
             index.add_items(X[start:stop], np.arange(start, stop))
             task.advance(stop - start)
-    index.set_ef(max(ef or 0, 64, 2 * k))
+    index.set_num_threads(threads)
+    index.set_ef(max(ef if ef is not None else max(64, 2 * k), k + 1))
     indices = np.empty((n, k), dtype=np.int64)
     distances = np.empty((n, k), dtype=np.float32)
-    with progress.task("kNN search (HNSW)", total=n) as task:
+    with progress.task(f"kNN search (HNSW, k={k})", total=n) as task:
         for start in range(0, n, step):
             stop = min(n, start + step)
             idx, d2 = index.knn_query(X[start:stop], k=k + 1)
             idx, d2 = _drop_self(idx.astype(np.int64), d2, np.arange(start, stop), k)
             indices[start:stop], distances[start:stop] = idx, np.sqrt(np.maximum(d2, 0))
             task.advance(stop - start)
-    return KNN(indices, distances)
+    result = KNN(indices, distances)
+    if repair:
+        with progress.task("kNN repair", total=1) as task:
+            result, searched = repair_lists(X, result)
+            result.repaired = searched
+            task.advance()
+    return result
 
 
 def _drop_self(idx: np.ndarray, d2: np.ndarray, rows: np.ndarray, k: int):

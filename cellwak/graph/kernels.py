@@ -75,10 +75,20 @@ def diffusion_series(W, E, steps: int):
     return out
 
 
+def blockwise_mse(X, predict, block: int = 512) -> float:
+    """mean((X - predict(X))^2) over column blocks of X (float64 per block only), for any
+    ``predict`` that treats columns independently (every kernel here does)."""
+    X = np.asarray(X)
+    total = 0.0
+    for start in range(0, X.shape[1], block):
+        Xb = np.asarray(X[:, start:start + block], dtype=np.float64)
+        total += float(np.square(Xb - predict(Xb)).sum())
+    return total / X.size
+
+
 def noise2self_loss(X, W, steps: int = 1) -> float:
     """MSE(X, W^s X): the self-supervised denoising loss (J-invariant through the zero diagonal)."""
-    X = np.asarray(X, dtype=np.float64)
-    return float(np.mean((X - denoise(W, X, steps)) ** 2))
+    return blockwise_mse(X, lambda Xb: denoise(W, Xb, steps))
 
 
 # -- partitions -----------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Exact search: blocked matrix products with top-k in torch (CPU or CUDA). Memory is bounded by
 the block (``block_rows`` x n distances); an n x n matrix never exists. Approximate search
-(HNSW, :mod:`cellwak.graph.approx`) for large data on the CPU. ``knn(..., method="auto")`` picks
+(HNSW, :mod:`cellwak.graph.approx`) for large data on the CPU. ``neighbors(..., method="auto")`` picks
 exact up to ``EXACT_MAX_CPU`` cells on the CPU (measured crossover: exact 6.5 s at 50,000 cells
 and 24 s at 100,000 vs HNSW about 10 s) and always on CUDA.
 """
@@ -25,6 +25,7 @@ class KNN:
 
     indices: np.ndarray    # (n, k) int64
     distances: np.ndarray  # (n, k) float32, Euclidean
+    repaired: int = 0      # cells whose approximate lists were searched again exactly
 
     @property
     def k(self) -> int:
@@ -32,15 +33,16 @@ class KNN:
 
     def prefix(self, k: int) -> "KNN":
         """The k nearest of a larger search: neighbours for every smaller k come for free."""
-        return KNN(self.indices[:, :k], self.distances[:, :k])
+        return KNN(self.indices[:, :k], self.distances[:, :k], self.repaired)
 
 
 def default_block_rows(n: int, budget_bytes: int = 256 << 20) -> int:
     return int(max(1, min(n, budget_bytes // (8 * max(n, 1)))))
 
 
-def exact_knn(X, k: int, *, device: str = "cpu", block_rows: int | None = None, progress=NULL) -> KNN:
-    """Exact Euclidean kNN of the rows of ``X`` (self excluded), nearest first, ties by index.
+def exact_knn(X, k: int, *, rows=None, device: str = "cpu", block_rows: int | None = None, progress=NULL) -> KNN:
+    """Exact Euclidean kNN of the rows of ``X`` (or of the cells ``rows`` only, among all cells),
+    self excluded, nearest first, ties by index.
 
     Candidates come from the Gram trick (|q|^2 + |x|^2 - 2 q.x) in float32, which can swap
     near-ties; a few extra candidates are re-ranked by directly computed distances, so the
@@ -51,35 +53,36 @@ def exact_knn(X, k: int, *, device: str = "cpu", block_rows: int | None = None, 
     n = X.shape[0]
     if not 1 <= k < n:
         raise ValueError(f"k must be in [1, n-1], got k={k} for n={n}")
+    queries = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
     kk = min(n - 1, k + max(2, k // 4))
     data = torch.as_tensor(np.ascontiguousarray(X, dtype=np.float32), device=device)
     sq = (data * data).sum(dim=1)
-    rows = block_rows or default_block_rows(n)
-    candidates = np.empty((n, kk), dtype=np.int64)
-    with torch.inference_mode(), progress.task("kNN search (exact)", total=n) as task:
-        for start in range(0, n, rows):
-            stop = min(n, start + rows)
-            q = data[start:stop]
-            d2 = torch.addmm(sq[None, :], q, data.T, beta=1.0, alpha=-2.0)
-            d2 += sq[start:stop, None]
-            d2[torch.arange(stop - start, device=d2.device), torch.arange(start, stop, device=d2.device)] = float("inf")
+    step = block_rows or default_block_rows(n)
+    candidates = np.empty((len(queries), kk), dtype=np.int64)
+    with torch.inference_mode(), progress.task("kNN search (exact)", total=len(queries)) as task:
+        for start in range(0, len(queries), step):
+            q = torch.as_tensor(queries[start:start + step], device=data.device)
+            d2 = torch.addmm(sq[None, :], data[q], data.T, beta=1.0, alpha=-2.0)
+            d2 += sq[q, None]
+            d2[torch.arange(len(q), device=d2.device), q] = float("inf")
             _, idx = torch.topk(d2, kk, dim=1, largest=False, sorted=False)
-            candidates[start:stop] = idx.cpu().numpy()
+            candidates[start:start + len(q)] = idx.cpu().numpy()
             del d2
-            task.advance(stop - start)
-    dist = neighbour_distances(X, candidates)
+            task.advance(len(q))
+    dist = neighbour_distances(X, candidates, queries)
     order = np.lexsort((candidates, dist), axis=1)[:, :k]
     return KNN(np.take_along_axis(candidates, order, 1), np.take_along_axis(dist, order, 1))
 
 
-def neighbour_distances(X, indices: np.ndarray, chunk: int = 65536) -> np.ndarray:
-    """Euclidean distance of each cell to its listed neighbours, computed directly (the Gram
-    trick used for ranking loses precision for near neighbours)."""
+def neighbour_distances(X, indices: np.ndarray, rows=None, chunk: int = 65536) -> np.ndarray:
+    """Euclidean distance of each cell (or of the cells ``rows``) to its listed neighbours,
+    computed directly (the Gram trick used for ranking loses precision for near neighbours)."""
     X = np.asarray(X, dtype=np.float32)
+    rows = np.arange(len(indices)) if rows is None else np.asarray(rows)
     out = np.empty(indices.shape, dtype=np.float32)
-    for start in range(0, X.shape[0], chunk):
-        stop = min(X.shape[0], start + chunk)
-        diff = X[indices[start:stop]] - X[start:stop, None, :]
+    for start in range(0, len(indices), chunk):
+        stop = min(len(indices), start + chunk)
+        diff = X[indices[start:stop]] - X[rows[start:stop], None, :]
         out[start:stop] = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
     return out
 
@@ -92,7 +95,7 @@ def resolve_method(n: int, method: str = "auto", device: str = "cpu") -> str:
     return "exact" if device.startswith("cuda") or n <= EXACT_MAX_CPU else "hnsw"
 
 
-def knn(X, k: int, *, method: str = "auto", device: str = "cpu", seed: int = 0, progress=NULL, **options) -> KNN:
+def neighbors(X, k: int, *, method: str = "auto", device: str = "cpu", seed: int = 0, progress=NULL, **options) -> KNN:
     """kNN of the rows of ``X`` (self excluded), exact or approximate (see module docstring)."""
     chosen = resolve_method(X.shape[0], method, device)
     if chosen == "exact":
@@ -107,3 +110,4 @@ def recall(approx: KNN, exact: KNN) -> float:
     k = exact.k
     hits = sum(len(np.intersect1d(a[:k], e, assume_unique=True)) for a, e in zip(approx.indices, exact.indices))
     return hits / (k * len(exact.indices))
+

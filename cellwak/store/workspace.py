@@ -192,6 +192,17 @@ class Workspace:
         new_id = self.catalog.insert("clusterings", row)
         return self.catalog.get("clusterings", "id", new_id)
 
+    def clustering(self, clustering_id: int) -> dict:
+        row = self.catalog.get("clusterings", "id", int(clustering_id)) if self._readable() else None
+        if row is None:
+            raise NotFoundError(f"no clustering #{clustering_id}", "see `cellwak clusters list`")
+        return row
+
+    def clustering_labels(self, clustering_id: int) -> np.ndarray:
+        row = self.clustering(clustering_id)
+        with np.load(self.home / row["artifact"]) as z:
+            return z["labels"]
+
     def clusterings(self, dataset: str | None = None) -> list[dict]:
         if not self._readable():
             return []

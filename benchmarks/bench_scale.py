@@ -1,0 +1,183 @@
+"""Speed at scale, each figure beside a peer measured in the same run.
+
+    python benchmarks/bench_scale.py pipeline [--n 1000000]   kNN + graph + Leiden vs pynndescent + igraph
+    python benchmarks/bench_scale.py sweep [--n 100000]       20-resolution sweep vs a plain igraph loop
+    python benchmarks/bench_scale.py gpu-knn [--n 1000000]    exact kNN on CUDA (skips without a GPU)
+
+Data: the Gaussian mixture of benchmarks/synthetic.py (14 components, 32 dims). Every measurement
+runs in a fresh interpreter; peak memory is the process's peak RSS. Recall@15 is measured on
+2,000 random cells against their exact neighbours. Rewrites the sections `scale-*` of BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _common import machine, update_section  # noqa: E402
+
+PRELUDE = f"""
+import json, resource, sys, time
+sys.path.insert(0, {str(HERE)!r})
+import numpy as np
+from synthetic import gaussian_mixture
+def peak_gb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+def truth(X, queries, k):
+    sq = (X.astype(np.float64) ** 2).sum(1)
+    out = np.empty((len(queries), k), np.int64)
+    for s in range(0, len(queries), 100):
+        q = queries[s:s + 100]
+        d = sq[q][:, None] + sq[None] - 2 * X[q].astype(np.float64) @ X.T.astype(np.float64)
+        d[np.arange(len(q)), q] = np.inf
+        out[s:s + 100] = np.argpartition(d, k, axis=1)[:, :k]
+    return out
+def recall(idx, queries, T):
+    return float(np.mean([len(set(idx[q][:T.shape[1]]) & set(t)) / T.shape[1] for q, t in zip(queries, T)]))
+"""
+
+
+def probe(code: str, timeout: int = 3600) -> dict:
+    out = subprocess.run([sys.executable, "-c", PRELUDE + code], capture_output=True, text=True, timeout=timeout)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def pipeline_code(n: int, which: str) -> str:
+    if which == "cellwak":
+        search = """
+from cellwak.graph import neighbors
+kn = neighbors(X, 15, method="auto")
+idx = kn.indices"""
+        name = "cellwak (hnswlib M=32, efc=100, ef=64)"
+    else:
+        search = """
+import pynndescent
+index = pynndescent.NNDescent(X, n_neighbors=16, random_state=0, n_jobs=-1)
+idx = index.neighbor_graph[0][:, 1:]
+from cellwak.graph import KNN
+kn = KNN(idx.astype(np.int64), index.neighbor_graph[1][:, 1:].astype(np.float32))"""
+        name = "pynndescent (defaults, n_neighbors=16)"
+    return f"""
+X, labels = gaussian_mixture({n})
+rng = np.random.default_rng(1); queries = rng.choice(len(X), 2000, replace=False); T = truth(X, queries, 15)
+from cellwak.graph.build import knn_graph
+from cellwak.tl._leiden import leiden, to_igraph
+t0 = time.perf_counter()
+{search}
+t1 = time.perf_counter()
+G = knn_graph(kn); g = to_igraph(G, weighted=False)
+t2 = time.perf_counter()
+lab = leiden(G, 1.0, seed=0, n_iterations=2, graph=g)
+t3 = time.perf_counter()
+from sklearn.metrics import adjusted_rand_score
+print(json.dumps({{"name": {name!r}, "knn": t1 - t0, "graph": t2 - t1, "leiden": t3 - t2, "total": t3 - t0,
+                  "recall": recall(idx, queries, T), "peak_gb": peak_gb(), "edges": int(G.nnz // 2),
+                  "clusters": int(lab.max() + 1), "ari": adjusted_rand_score(labels, lab)}}))
+"""
+
+
+def run_pipeline(n: int):
+    rows = [probe(pipeline_code(n, "cellwak")), probe(pipeline_code(n, "pynndescent"))]
+    ours, peer = rows
+    lines = [f"### {n:,} cells x 32 dims: kNN (k=15) + graph + Leiden", "",
+             f"`python benchmarks/bench_scale.py pipeline --n {n}` - {machine()}; each row a fresh process, same data.",
+             "Leiden: igraph, modularity, gamma=1, 2 iterations, on the union kNN graph.", "",
+             "| method | kNN s | graph s | Leiden s | total s | x peer | recall@15 | peak GB | clusters | ARI vs mixture |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['name']} | {r['knn']:.1f} | {r['graph']:.1f} | {r['leiden']:.1f} | {r['total']:.1f} | "
+                     f"{r['total'] / peer['total']:.2f} | {r['recall']:.3f} | {r['peak_gb']:.2f} | {r['clusters']} | {r['ari']:.3f} |")
+    text = "\n".join(lines)
+    print(text)
+    update_section(f"scale-pipeline-{n}", text)
+
+
+def run_sweep(n: int):
+    sweep_code = f"""
+X, labels = gaussian_mixture({n})
+import anndata as ad, pandas as pd
+a = ad.AnnData(X=X, obs=pd.DataFrame({{"label": pd.Categorical(labels.astype(str))}}, index=np.arange(len(X)).astype(str)))
+a.uns["cellwak"] = {{"dataset": {{"label_key": "label"}}}}
+from cellwak.tl.sweep import sweep, parse_gammas
+t = time.perf_counter()
+r = sweep(a, parse_gammas("0.05:3:20"))
+total = time.perf_counter() - t
+row = r.table[r.table.gamma == r.chosen].iloc[0]
+print(json.dumps({{"name": "cellwak sweep (5 subsamples, stability on 20,000 cells)", "total": total, **r.timings,
+                  "chosen": r.chosen, "clusters": int(row.n_clusters), "ari": float(row.ari), "peak_gb": peak_gb()}}))
+"""
+    plain_code = f"""
+X, labels = gaussian_mixture({n})
+from cellwak.graph import neighbors
+from cellwak.graph.build import knn_graph
+from cellwak.tl._leiden import leiden, to_igraph
+from cellwak.tl.sweep import parse_gammas
+t = time.perf_counter()
+kn = neighbors(X, 15); G = knn_graph(kn); g = to_igraph(G, weighted=False)
+t1 = time.perf_counter()
+for gamma in parse_gammas("0.05:3:20"):
+    leiden(G, gamma, n_iterations=2, graph=g)
+total = time.perf_counter() - t
+print(json.dumps({{"name": "plain loop: kNN + 20 igraph Leiden runs, no evidence", "total": total, "knn": t1 - t,
+                  "leiden": total - (t1 - t), "peak_gb": peak_gb()}}))
+"""
+    ours, peer = probe(sweep_code), probe(plain_code)
+    lines = [f"### 20-resolution sweep on {n:,} cells x 32 dims", "",
+             f"`python benchmarks/bench_scale.py sweep --n {n}` - {machine()}; fresh processes, same data.", "",
+             "| method | total s | x plain loop | kNN s | Leiden s | peak GB | chosen gamma (clusters) | ARI |",
+             "|---|---|---|---|---|---|---|---|",
+             f"| {ours['name']} | {ours['total']:.1f} | {ours['total'] / peer['total']:.2f} | {ours['knn']:.1f} | "
+             f"{ours['leiden']:.1f} | {ours['peak_gb']:.2f} | {ours['chosen']:.2f} ({ours['clusters']}) | {ours['ari']:.3f} |",
+             f"| {peer['name']} | {peer['total']:.1f} | 1.00 | {peer['knn']:.1f} | {peer['leiden']:.1f} | "
+             f"{peer['peak_gb']:.2f} | - | - |"]
+    text = "\n".join(lines)
+    print(text)
+    update_section(f"scale-sweep-{n}", text)
+
+
+def run_gpu_knn(n: int):
+    code = f"""
+import torch
+if not torch.cuda.is_available():
+    print(json.dumps({{"skipped": "no CUDA device"}})); raise SystemExit
+X, labels = gaussian_mixture({n})
+from cellwak.graph import exact_knn
+exact_knn(X[:20000], 15, device="cuda")  # warm-up: CUDA context, kernels
+torch.cuda.synchronize(); t = time.perf_counter()
+kn = exact_knn(X, 15, device="cuda")
+torch.cuda.synchronize(); total = time.perf_counter() - t
+rng = np.random.default_rng(1); queries = rng.choice(len(X), 2000, replace=False); T = truth(X, queries, 15)
+print(json.dumps({{"seconds": total, "recall": recall(kn.indices, queries, T), "device": torch.cuda.get_device_name(0)}}))
+"""
+    r = probe(code)
+    if "skipped" in r:
+        print(f"gpu-knn skipped: {r['skipped']}")
+        return
+    text = (f"### Exact kNN on the GPU, {n:,} x 32, k=15\n\n`python benchmarks/bench_scale.py gpu-knn` on {r['device']}: "
+            f"{r['seconds']:.1f} s (recall@15 {r['recall']:.3f}; blocked matmul + top-k in torch).")
+    print(text)
+    update_section(f"scale-gpu-knn-{n}", text)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("what", choices=["pipeline", "sweep", "gpu-knn"])
+    ap.add_argument("--n", type=int)
+    args = ap.parse_args()
+    if args.what == "pipeline":
+        run_pipeline(args.n or 1_000_000)
+    elif args.what == "sweep":
+        run_sweep(args.n or 100_000)
+    else:
+        run_gpu_knn(args.n or 1_000_000)
+
+
+if __name__ == "__main__":
+    main()

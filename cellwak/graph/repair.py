@@ -1,0 +1,84 @@
+"""Repairing approximate neighbour lists where the search visibly failed.
+
+HNSW can miss whole small, tight groups of cells (its graph leaves them few incoming links):
+average recall stays high (0.98-0.99) while those cells, often a rare population, are absent
+from their true neighbours' lists. Kernels that divide by how often a cell is listed (the
+column-normalised WAK) and clusterings of rare populations are hurt most: on a 100,000-cell
+benchmark the DEWAK loss rose by 110% over exact neighbours.
+
+A miss leaves a trace: a near neighbour j of cell u (u lists j, and u is closer to j than j's
+k-th neighbour) that does not list u; a search that ended in the wrong place leaves another: u
+is farther from each of its first neighbours than their k-th neighbour. Such cells get an exact
+search, and each is inserted into the list of every cell among its 3k nearest that it is closer
+to than that cell's k-th neighbour; two passes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .knn import KNN, exact_knn
+
+PROBE = 3           # how many of each cell's nearest neighbours are checked for the trace of a miss
+REPAIR_PASSES = 2
+REVERSE_REACH = 3   # a repaired cell is offered to the lists of its 3k nearest cells
+
+
+def missed_cells(knn: KNN, probe: int = PROBE) -> np.ndarray:
+    """Cells whose lists show a failed search (missed by a near neighbour, or stranded)."""
+    idx, dist = knn.indices, knn.distances
+    near = idx[:, :probe]
+    should = dist[:, :probe] < dist[near, -1]
+    listed = (idx[near] == np.arange(len(idx))[:, None, None]).any(axis=2)
+    missed = (should & ~listed).any(axis=1)
+    stranded = ~should.any(axis=1)
+    return np.nonzero(missed | stranded)[0]
+
+
+def repair(X, knn: KNN, passes: int = REPAIR_PASSES) -> tuple[KNN, int]:
+    """Exact lists for the cells a search missed, and those cells inserted where they belong.
+    Returns the repaired lists and how many cells were searched again."""
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    idx, dist = knn.indices.copy(), knn.distances.copy()
+    done = np.zeros(len(idx), dtype=bool)
+    searched = 0
+    k = idx.shape[1]
+    for _ in range(passes):
+        cells = missed_cells(KNN(idx, dist))
+        cells = cells[~done[cells]]
+        if cells.size == 0:
+            break
+        done[cells] = True
+        searched += cells.size
+        reach = exact_knn(X, min(len(X) - 1, REVERSE_REACH * k), rows=cells, block_rows=256)
+        idx[cells], dist[cells] = reach.indices[:, :k], reach.distances[:, :k]
+        _insert(idx, dist, cells, reach.indices, reach.distances, done)
+    return KNN(idx, dist), searched
+
+
+def _insert(idx, dist, cells, exact_i, exact_d, done):
+    """Put each repaired cell u into the list of every cell j it is closer to than j's k-th
+    neighbour (in place; lists stay sorted and free of duplicates)."""
+    k = idx.shape[1]
+    j = exact_i.ravel()
+    u = np.repeat(cells, exact_i.shape[1])
+    d = exact_d.ravel()
+    keep = (d < dist[j, -1]) & ~done[j]
+    j, u, d = j[keep], u[keep], d[keep]
+    fresh = ~(idx[j] == u[:, None]).any(axis=1)
+    j, u, d = j[fresh], u[fresh], d[fresh]
+    if j.size == 0:
+        return
+    order = np.lexsort((d, j))
+    j, u, d = j[order], u[order], d[order]
+    rows, starts, counts = np.unique(j, return_index=True, return_counts=True)
+    slot = np.arange(j.size) - np.repeat(starts, counts)
+    which = np.repeat(np.arange(rows.size), counts)
+    extra_i = np.full((rows.size, counts.max()), -1, dtype=np.int64)
+    extra_d = np.full((rows.size, counts.max()), np.inf, dtype=np.float32)
+    extra_i[which, slot], extra_d[which, slot] = u, d
+    merged_i = np.concatenate([idx[rows], extra_i], axis=1)
+    merged_d = np.concatenate([dist[rows], extra_d], axis=1)
+    order = np.argsort(merged_d, axis=1, kind="stable")[:, :k]
+    idx[rows] = np.take_along_axis(merged_i, order, 1)
+    dist[rows] = np.take_along_axis(merged_d, order, 1)

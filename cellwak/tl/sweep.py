@@ -1,0 +1,208 @@
+"""``sweep``: Leiden over a range of resolutions, with label-free evidence for each.
+
+For every resolution gamma the sweep records
+    n_clusters, smallest/largest cluster   what the partition looks like
+    modularity                             standard modularity at gamma of the partition
+    n2s_depwak                             DEPWAK noise2self loss: MSE(X, WAK(G (.) S (.) P) X), G the
+                                           directed kNN graph, S inverse distances, P the partition
+    n2s_partition                          noise2self loss of the partition alone (leave-one-out cluster means)
+    stability_seeds                        mean pairwise ARI of partitions from different Leiden seeds
+    stability_subsample                    mean ARI between the partition and partitions of random
+                                           subsamples (induced subgraphs), on the shared cells
+    silhouette                             mean silhouette on the representation (seeded subsample)
+and, when the dataset has reference labels, ARI/NMI against them (reported, never used to choose).
+
+Writes into ``adata``: ``obs['cellwak_leiden_g{gamma}']`` per resolution, the neighbour keys of
+:func:`cellwak.tl.cluster`, ``uns['cellwak_sweep']`` (the table, the chosen gamma and the rule) and
+``uns['cellwak']['sweep']`` (provenance).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .. import provenance
+from ..errors import InputError
+from ..graph import kernels
+from ..io import labelled_mask
+from ..metrics import compare, silhouette
+from ..progress import NULL
+from ._graph_context import GraphContext, build_context, subsample_graphs, write_graph
+from ._parallel_leiden import run_many
+from ._select import check_rule, choose_gamma
+
+
+def parse_gammas(spec: str) -> list[float]:
+    """``0.05:3:30`` -> 30 values from 0.05 to 3 evenly spaced on a log scale; ``0.2,0.5,1`` -> a list."""
+    try:
+        if ":" in spec:
+            parts = spec.split(":")
+            if len(parts) != 3:
+                raise ValueError
+            lo, hi, count = float(parts[0]), float(parts[1]), int(parts[2])
+            if not (0 < lo < hi) or count < 2:
+                raise ValueError
+            return [float(round(g, 6)) for g in np.geomspace(lo, hi, count)]
+        values = [float(v) for v in spec.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"cannot read the resolutions {spec!r}",
+                         "give START:STOP:COUNT with 0 < START < STOP and COUNT >= 2 (log-spaced), or a list like 0.2,0.5,1") from None
+    if not values or any(not v > 0 for v in values):
+        raise InputError(f"resolutions must be positive numbers, got {spec!r}", "for example 0.05:3:30 or 0.2,0.5,1")
+    return sorted(set(values))
+
+
+def gamma_key(gamma: float) -> str:
+    return f"cellwak_leiden_g{gamma:g}"
+
+
+@dataclass
+class SweepResult:
+    table: pd.DataFrame
+    labels: dict                     # gamma -> labels (seed 0, full data)
+    chosen: float | None
+    rule: str
+    params: dict
+    timings: dict = field(default_factory=dict)
+    n2s_knn: float | None = None     # reference: the kNN kernel without any partition
+    n2s_mean: float | None = None    # reference: predicting every cell by the mean cell
+
+
+def _pairwise_ari(partitions: list[np.ndarray]) -> float:
+    from sklearn.metrics import adjusted_rand_score
+
+    if len(partitions) < 2:
+        return float("nan")
+    scores = [adjusted_rand_score(a, b) for i, a in enumerate(partitions) for b in partitions[i + 1:]]
+    return float(np.mean(scores))
+
+
+def evaluate_partitions(ctx: GraphContext, gammas, runs: dict, subsamples, *, seeds: int, seed: int,
+                        stability_base: str = "full") -> pd.DataFrame:
+    """The label-free table from the Leiden runs of a sweep."""
+    from sklearn.metrics import adjusted_rand_score
+
+    X = ctx.features
+    S = ctx.affinity()
+    rows = []
+    for gamma in gammas:
+        labels = runs[(gamma, "full", seed)]
+        sizes = np.bincount(labels)
+        restricted = kernels.restrict_to_partition(S, labels)
+        depwak = kernels.noise2self_loss(X, kernels.wak(restricted, "col"))
+        C = kernels.one_hot(labels)
+        partition = kernels.blockwise_mse(X, lambda Xb: kernels.pwak_apply(C, Xb, "col"))
+        seed_parts = [runs[(gamma, "full", seed + s)] for s in range(seeds)]
+        base = runs[(gamma, stability_base, seed)]
+        sub = [adjusted_rand_score(base[cells], runs[(gamma, f"sub{r}", seed)])
+               for r, (cells, _) in enumerate(subsamples)]
+        rows.append({
+            "gamma": gamma, "n_clusters": int(len(sizes)), "smallest": int(sizes.min()), "largest": int(sizes.max()),
+            "modularity": kernels.modularity(ctx.graph, labels, gamma),
+            "n2s_depwak": depwak, "n2s_partition": partition,
+            "stability_seeds": _pairwise_ari(seed_parts),
+            "stability_subsample": float(np.mean(sub)) if sub else float("nan"),
+            "silhouette": silhouette(ctx.rep, labels, seed=seed),
+        })
+    return pd.DataFrame(rows)
+
+
+STABILITY_CELLS = 20_000
+
+
+def stability_graph(ctx: GraphContext, cells: int, seed: int):
+    """The kNN graph of a random subset of ``cells`` cells (built exactly, like the full graph)."""
+    from ..graph.build import build_graph
+    from ..graph.knn import exact_knn
+
+    rng = np.random.default_rng(seed)
+    subset = np.sort(rng.choice(ctx.n, cells, replace=False))
+    sub_knn = exact_knn(ctx.rep[subset], ctx.params["k"])
+    return build_graph(sub_knn, weights=ctx.params["weights"], symmetrize_how=ctx.params["symmetrize"])
+
+
+def sweep(adata, gammas, *, k: int = 15, seeds: int = 1, subsamples: int = 5, subsample_fraction: float = 0.8,
+          rep: str | None = None, n_pcs: int = 50, knn_method: str = "auto", weights: str = "binary",
+          n_iterations: int = 2, rule: str = "auto", seed: int = 0, device: str = "cpu", n_jobs: int | None = None,
+          stability_cells: int = STABILITY_CELLS, context: GraphContext | None = None, progress=NULL) -> SweepResult:
+    """Leiden at each resolution in ``gammas`` with the evidence listed in the module docstring,
+    and the resolution chosen by the label-free ``rule`` (see :mod:`cellwak.tl._select`).
+
+    Stability across subsamples is measured on the full graph up to ``stability_cells`` cells;
+    above that, on the kNN graph of a random subset of that many cells (each resolution's
+    partition itself always comes from the full graph). Leiden runs ``n_iterations`` iterations
+    (2, scanpy's choice for sweeps: at 100,000 cells a 20-resolution sweep takes 53 s with 2 and
+    86 s iterating until stable)."""
+    gammas = sorted(set(float(g) for g in gammas))
+    if not gammas or any(not g > 0 for g in gammas):
+        raise InputError("every resolution must be > 0", "for example --gamma 0.05:3:30")
+    if seeds < 1 or subsamples < 0:
+        raise InputError("--seeds must be at least 1 and --subsamples at least 0")
+    if not 0 < subsample_fraction < 1:
+        raise InputError(f"the subsample fraction must be between 0 and 1, got {subsample_fraction}")
+    check_rule(rule, seeds, subsamples)
+    if k >= adata.n_obs:
+        raise InputError(f"--k {k} is not smaller than the number of cells ({adata.n_obs})", f"choose k below {adata.n_obs}")
+    provenance.seed_everything(seed)
+    t0 = time.perf_counter()
+    ctx = context or build_context(adata, k=k, rep=rep, n_pcs=n_pcs, knn_method=knn_method, weights=weights,
+                                   seed=seed, device=device, progress=progress)
+    base = "full"
+    graphs = {"full": ctx.graph}
+    if subsamples and ctx.n > stability_cells:
+        base = "stability"
+        with progress.task(f"stability graph ({stability_cells:,} cells)", total=1) as task:
+            graphs[base] = stability_graph(ctx, stability_cells, seed + 2)
+            task.advance()
+    subs = subsample_graphs(graphs[base], subsamples, subsample_fraction, seed + 1)
+    graphs.update({f"sub{r}": g for r, (_, g) in enumerate(subs)})
+    tasks = [("full", g, seed + s, n_iterations) for g in gammas for s in range(seeds)]
+    if base != "full":
+        tasks += [(base, g, seed, n_iterations) for g in gammas]
+    tasks += [(f"sub{r}", g, seed, n_iterations) for g in gammas for r in range(len(subs))]
+    t = time.perf_counter()
+    with progress.task(f"Leiden x {len(tasks)} ({len(gammas)} resolutions)", total=len(tasks)) as task:
+        labels = run_many(graphs, tasks, n_jobs=n_jobs, progress_task=task)
+    runs = {(g_, gid, s): lab for (gid, g_, s, _), lab in zip(tasks, labels)}
+    timings = {**ctx.timings, "leiden": time.perf_counter() - t}
+    t = time.perf_counter()
+    with progress.task("scoring resolutions", total=1) as task:
+        table = evaluate_partitions(ctx, gammas, runs, subs, seeds=seeds, seed=seed, stability_base=base)
+        X = ctx.features
+        n2s_knn = kernels.noise2self_loss(X, kernels.wak(ctx.affinity(), "col"))
+        n2s_mean = kernels.blockwise_mse(X, lambda Xb: np.broadcast_to(Xb.mean(axis=0), Xb.shape))
+        task.advance()
+    timings["scoring"] = time.perf_counter() - t
+    chosen, used_rule = choose_gamma(table, rule)
+    true, mask = labelled_mask(adata)
+    if true is not None and mask.any():
+        scores = [compare(true, runs[(g, "full", seed)], mask) for g in table["gamma"]]
+        table["ari"] = [s["ari"] for s in scores]
+        table["nmi"] = [s["nmi"] for s in scores]
+    timings["total"] = time.perf_counter() - t0
+    params = {**ctx.params, "gammas": gammas, "seeds": seeds, "subsamples": subsamples,
+              "subsample_fraction": subsample_fraction, "stability_cells": min(ctx.n, stability_cells) if subsamples else 0,
+              "n_iterations": n_iterations, "objective": "modularity",
+              "backend": "igraph", "rule": used_rule, "seed": seed}
+    result = SweepResult(table=table, labels={g: runs[(g, "full", seed)] for g in gammas}, chosen=chosen,
+                         rule=used_rule, params=params, timings={k_: round(v, 3) for k_, v in timings.items()},
+                         n2s_knn=n2s_knn, n2s_mean=n2s_mean)
+    write_sweep(adata, ctx, result)
+    return result
+
+
+def write_sweep(adata, ctx: GraphContext, result: SweepResult) -> None:
+    write_graph(adata, ctx)
+    for g, lab in result.labels.items():
+        n = int(lab.max()) + 1
+        adata.obs[gamma_key(g)] = pd.Categorical(lab.astype(str), categories=[str(i) for i in range(n)])
+    adata.uns["cellwak_sweep"] = {
+        "table": {c: result.table[c].to_numpy() for c in result.table.columns},
+        "chosen_gamma": float(result.chosen) if result.chosen is not None else float("nan"),
+        "rule": result.rule, "n2s_knn": float(result.n2s_knn), "n2s_mean": float(result.n2s_mean)}
+    adata.uns.setdefault("cellwak", {})["sweep"] = provenance.record(
+        "sweep", result.params, seed=result.params["seed"], seconds=result.timings.get("total"))
