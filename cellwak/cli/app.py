@@ -42,7 +42,7 @@ def main_callback(
 
 
 def _register():
-    from . import cluster, clusters, data, dewak, doctor, score, sweep
+    from . import cluster, clusters, data, deepwak, dewak, doctor, runs, score, sweep, train
 
     app.add_typer(data.app, name="data")
     app.command("cluster")(cluster.cluster)
@@ -51,6 +51,9 @@ def _register():
     app.add_typer(clusters.app, name="clusters")
     app.command("dewak")(dewak.dewak)
     app.command("doctor")(doctor.doctor)
+    train.app.command("deepwak")(deepwak.deepwak)
+    app.add_typer(train.app, name="train")
+    app.add_typer(runs.app, name="runs")
 
 
 _register()

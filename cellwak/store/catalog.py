@@ -44,6 +44,50 @@ MIGRATIONS = [
     );
     CREATE INDEX clusterings_dataset ON clusterings(dataset);
     """,
+    # 2: training runs (cellwak.runs) and the metrics they stream
+    """
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        model TEXT NOT NULL,
+        dataset TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempt INTEGER NOT NULL DEFAULT 1,
+        pid INTEGER,
+        pid_started REAL,
+        host TEXT,
+        heartbeat REAL,
+        cancel_requested INTEGER NOT NULL DEFAULT 0,
+        params TEXT NOT NULL,
+        seed INTEGER NOT NULL,
+        provenance TEXT,
+        threads INTEGER,
+        device TEXT,
+        nproc INTEGER NOT NULL DEFAULT 1,
+        info TEXT,
+        stage TEXT,
+        epoch INTEGER,
+        step INTEGER,
+        checkpoint TEXT,
+        log TEXT,
+        error TEXT,
+        result TEXT,
+        created TEXT NOT NULL,
+        started TEXT,
+        ended TEXT
+    );
+    CREATE INDEX runs_status ON runs(status);
+    CREATE TABLE run_metrics (
+        run INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        scope TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        epoch INTEGER NOT NULL,
+        step INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        value REAL,
+        time REAL NOT NULL
+    );
+    CREATE INDEX run_metrics_run ON run_metrics(run, scope, name, step);
+    """,
 ]
 
 _JSON_COLUMNS = {"info", "params", "sizes", "metrics", "provenance", "image_shape"}

@@ -1,0 +1,43 @@
+"""``cellwak train deepwak``: the DeePWAK network (shared/methods/deepwak.md 1.5-1.6) as a run."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from .train import TRAIN_OVERRIDES, model_command
+
+PUBLISHED_TRAINING = {"optimizer": "adam-reset", "test_every_step": True}
+
+
+@model_command("deepwak")
+def deepwak(
+    heads: Annotated[int, typer.Option(help="Heads in the block (V2).")] = 5,
+    clusters: Annotated[int, typer.Option(help="Maximum clusters c (partitioner outputs); the number used emerges.")] = 14,
+    dim: Annotated[int, typer.Option(help="Embedding dimensions d (obsm['X_deepwak']).")] = 14,
+    variant: Annotated[str, typer.Option(help="v2 (the published head, block and consensus) or v1 (the README model).")] = "v2",
+    pool: Annotated[str, typer.Option(help="How the block combines its heads: sum (screen/main.jl) or linear (MSDeePWAK).")] = "sum",
+    wak_norm: Annotated[str, typer.Option(help="WAK normalisation: col (as published; trains faster and lower on the "
+                                          "embryo screen) or row (proper weighted averages).")] = "col",
+    scaling: Annotated[str, typer.Option(help="sample (each cell by its largest |value|, as published), feature or none.")] = "sample",
+    alpha: Annotated[float, typer.Option(help="V1 only: weight of the entropy of the gate w.")] = 0.1,
+    beta: Annotated[float, typer.Option(help="V1 only: weight of the soft modularity.")] = 0.1,
+    gamma: Annotated[float, typer.Option(help="V1 only: resolution of the soft modularity.")] = 1.0,
+    published: Annotated[bool, typer.Option("--published", help="The published optimiser: Adam rebuilt every step "
+                                            "(sign steps + unscaled decay), test loss after every step.")] = False,
+) -> dict:
+    """DeePWAK: encoders, partitioners and decoders denoising through a partitioned WAK kernel.
+
+    Trains the block of heads, then the consensus partitioner and the consensus encoder with the
+    heads frozen (1,000 epochs each unless --epochs says otherwise, e.g.
+    --epochs block=1000,consensus_partitioner=100,consensus_encoder=100). Writes
+    obsm['X_deepwak'] (consensus embedding), obsm['deepwak_soft'], obs['deepwak_cluster'] and
+    obs['deepwak_head1'...] into the dataset. Tables only: for images, train on an embedding
+    (--rep X_pca or a feature extractor's).
+    """
+    settings = {"heads": heads, "clusters": clusters, "dim": dim, "variant": variant, "pool": pool,
+                "wak_norm": wak_norm, "scaling": scaling, "alpha": alpha, "beta": beta, "gamma": gamma}
+    if published:
+        settings[TRAIN_OVERRIDES] = dict(PUBLISHED_TRAINING)
+    return settings

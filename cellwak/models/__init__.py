@@ -1,0 +1,70 @@
+"""The model registry: every trainable method is registered by name with its default config.
+
+    from cellwak.models import create_task, list_models, model_info
+    task = create_task("deepwak", data, heads=5, clusters=14)
+
+A registered factory takes the data (a float32 array/tensor, cells first) and keyword config
+and returns a :class:`cellwak.train.task.Task`. ``data_kind`` says which datasets fit ("table":
+cells x features; "image": cells x C x H x W), so a wrong kind is refused with one clear line.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..errors import InputError
+
+# modules that register models when imported
+_MODULES = ("cellwak.models.autoencoder", "cellwak.models.deepwak")
+
+
+@dataclass
+class ModelEntry:
+    name: str
+    factory: Callable
+    defaults: dict = field(default_factory=dict)
+    data_kind: str = "table"
+    description: str = ""
+
+
+_REGISTRY: dict[str, ModelEntry] = {}
+
+
+def register(name: str, *, defaults: dict, data_kind: str = "table", description: str = ""):
+    def wrap(factory):
+        _REGISTRY[name] = ModelEntry(name, factory, dict(defaults), data_kind, description)
+        return factory
+
+    return wrap
+
+
+def _load_all():
+    for module in _MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:  # a real import error inside the module
+                raise
+
+
+def list_models() -> list[str]:
+    _load_all()
+    return sorted(_REGISTRY)
+
+
+def model_info(name: str) -> ModelEntry:
+    _load_all()
+    if name not in _REGISTRY:
+        raise InputError(f"unknown model {name!r}", f"choose one of {', '.join(sorted(_REGISTRY)) or '(none)'}")
+    return _REGISTRY[name]
+
+
+def create_task(name: str, data, **config):
+    """A ready-to-train Task: the registered defaults overridden by ``config``."""
+    entry = model_info(name)
+    unknown = sorted(set(config) - set(entry.defaults))
+    if unknown:
+        raise InputError(f"model {name!r} has no setting {unknown[0]!r}", f"its settings: {', '.join(sorted(entry.defaults))}")
+    return entry.factory(data, **{**entry.defaults, **config})

@@ -1,0 +1,103 @@
+"""From a request (model, dataset, settings) to a checked, ready-to-train task.
+
+Everything a run needs is checked here, before its catalog row exists: the model and its
+settings, the dataset, the representation, the training settings against the data (batch size,
+held-out cells, epochs, device). Nothing is written while checking: a built-in dataset that is
+not in the workspace yet is checked in memory and registered only when the run is submitted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import InputError
+from ..models import create_task, model_info
+from ..provenance import seed_everything
+from ..train.config import TrainConfig, make_config
+from ..train.device import resolve_device
+from ..train.loop import plan
+
+
+@dataclass
+class TrainRequest:
+    model: str
+    dataset: str
+    model_config: dict = field(default_factory=dict)  # the model's own settings (registry defaults fill the rest)
+    train: dict = field(default_factory=dict)  # TrainConfig values the user set (None: unset)
+    rep: str | None = None  # obsm key or 'X' (scaled features); None: scaled features
+
+    @classmethod
+    def from_params(cls, model: str, dataset: str, params: dict) -> "TrainRequest":
+        return cls(model, dataset, dict(params["model"]), dict(params["train"]), params.get("rep"))
+
+
+@dataclass
+class Prepared:
+    request: TrainRequest
+    task: object
+    config: TrainConfig
+    device: str
+    batch_size: int
+    n_test: int
+
+    @property
+    def params(self) -> dict:
+        """What the run row stores: enough to rebuild exactly this task and config."""
+        defaults = model_info(self.request.model).defaults
+        return {"model": {**defaults, **self.request.model_config}, "train": self.config.to_dict(),
+                "rep": self.request.rep, "batch_size": self.batch_size, "n_test": self.n_test}
+
+
+def training_array(adata, rep: str | None, data_kind: str, model: str) -> np.ndarray:
+    """The float32 array a model trains on: images (cells x C x H x W, each channel scaled by its
+    maximum) for image models; for table models ``rep`` (an obsm key, or 'X') or, by default,
+    the scaled features (image datasets flattened)."""
+    from ..pp.representation import is_image_dataset, representation, scaled_features
+
+    if data_kind == "image":
+        if not is_image_dataset(adata):
+            raise InputError(f"model {model!r} trains on images and this dataset is a table",
+                             "add an image dataset (npz, TIFF/PNG folder, idx) or choose a table model")
+        if rep is not None:
+            raise InputError(f"model {model!r} trains on the images themselves; --rep does not apply")
+        shape = np.asarray(adata.obsm["images"]).shape
+        data = scaled_features(adata).reshape(shape)
+    elif rep is not None:
+        data, _ = representation(adata, rep)
+    else:
+        data = scaled_features(adata)
+    data = np.ascontiguousarray(data, dtype=np.float32)
+    if not np.isfinite(data).all():
+        raise InputError("the training data contain NaN or infinite values", "clean the dataset or choose another --rep")
+    return data
+
+
+def dataset_for_check(ws, name: str):
+    """The dataset as AnnData without changing the workspace (a built-in one is read from the
+    package when it is not registered yet)."""
+    from ..datasets import BUILTIN, load_builtin
+
+    if any(row["name"] == name for row in ws.datasets()):
+        return ws.load(name)
+    if name in BUILTIN:
+        return load_builtin(name)
+    return ws.dataset(name, builtin_ok=False)  # raises the standard "no dataset" line
+
+
+def prepare(ws, request: TrainRequest, adata=None) -> Prepared:
+    """Check ``request`` and build its task (seeded: the same request gives the same initial
+    weights). Raises InputError/NotFoundError (one line, exit 2) for anything that cannot work."""
+    entry = model_info(request.model)
+    make_config(None, request.train)  # unknown training settings fail before any data is read
+    resolve_device(request.train.get("device") or "auto")
+    if adata is None:
+        adata = dataset_for_check(ws, request.dataset)
+    data = training_array(adata, request.rep, entry.data_kind, request.model)
+    seed = int(request.train.get("seed") or 0)
+    seed_everything(seed)
+    task = create_task(request.model, data, **request.model_config)
+    config = make_config(task, request.train)
+    fixed = plan(task, config)
+    return Prepared(request, task, config, resolve_device(config.device), fixed.batch_size, fixed.n_test)
