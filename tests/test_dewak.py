@@ -120,6 +120,8 @@ def test_repair_finds_cells_an_approximate_search_missed():
     wrong_after = np.mean(fixed.indices != exact.indices)
     assert wrong_before > 0.005 and wrong_after < 0.001   # nearly every list back (a far reverse neighbour may stay out)
     assert np.isin(lost, fixed.indices).all()              # everyone lost is listed again
+    capped, searched = repair(Y, broken, max_pairs=2 * len(Y))  # a budget of two exact searches
+    assert searched == 2 and (capped.indices != exact.indices).any()
 
 
 def test_approximate_neighbours_give_nearly_the_exact_losses():

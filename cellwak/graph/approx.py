@@ -62,7 +62,7 @@ def hnsw_knn(X, k: int, *, M: int = HNSW_DEFAULTS["M"], ef_construction: int = H
     result = KNN(indices, distances)
     if repair:
         with progress.task("kNN repair", total=1) as task:
-            result, searched = repair_lists(X, result)
+            result, searched = repair_lists(X, result, seed=seed)
             result.repaired = searched
             task.advance()
     return result

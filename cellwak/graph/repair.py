@@ -11,6 +11,11 @@ k-th neighbour) that does not list u; a search that ended in the wrong place lea
 is farther from each of its first neighbours than their k-th neighbour. Such cells get an exact
 search, and each is inserted into the list of every cell among its 3k nearest that it is closer
 to than that cell's k-th neighbour; two passes.
+
+The exact searches cost (cells searched) x n distances, so they are capped at ``MAX_PAIRS``
+(5e9: every flagged cell up to 50,000 at n = 100,000, where 20% are flagged, but at most 5,000 of
+the flagged cells, drawn at random with the seed, at n = 1,000,000, where repairing all of them
+took 840 s on two cores for a recall gain of 0.932 -> 0.971).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from .knn import KNN, exact_knn
 PROBE = 3           # how many of each cell's nearest neighbours are checked for the trace of a miss
 REPAIR_PASSES = 2
 REVERSE_REACH = 3   # a repaired cell is offered to the lists of its 3k nearest cells
+MAX_PAIRS = 5e9     # distances the exact re-searches may compute in all
 
 
 def missed_cells(knn: KNN, probe: int = PROBE) -> np.ndarray:
@@ -35,17 +41,23 @@ def missed_cells(knn: KNN, probe: int = PROBE) -> np.ndarray:
     return np.nonzero(missed | stranded)[0]
 
 
-def repair(X, knn: KNN, passes: int = REPAIR_PASSES) -> tuple[KNN, int]:
+def repair(X, knn: KNN, passes: int = REPAIR_PASSES, *, max_pairs: float = MAX_PAIRS,
+           seed: int = 0) -> tuple[KNN, int]:
     """Exact lists for the cells a search missed, and those cells inserted where they belong.
-    Returns the repaired lists and how many cells were searched again."""
+    Returns the repaired lists and how many cells were searched again (at most
+    ``max_pairs / n``; a random subset of the flagged cells when there are more)."""
     X = np.ascontiguousarray(X, dtype=np.float32)
     idx, dist = knn.indices.copy(), knn.distances.copy()
     done = np.zeros(len(idx), dtype=bool)
     searched = 0
     k = idx.shape[1]
+    budget = int(max_pairs // max(1, len(X)))
+    rng = np.random.default_rng(seed)
     for _ in range(passes):
         cells = missed_cells(KNN(idx, dist))
         cells = cells[~done[cells]]
+        if cells.size > budget - searched:
+            cells = np.sort(rng.choice(cells, budget - searched, replace=False))
         if cells.size == 0:
             break
         done[cells] = True
