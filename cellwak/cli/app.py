@@ -42,7 +42,7 @@ def main_callback(
 
 
 def _register():
-    from . import cluster, clusters, data, deepwak, dewak, doctor, runs, score, sweep, train
+    from . import cluster, clusters, data, deepwak, dewak, doctor, runs, score, sweep, train, vime
 
     app.add_typer(data.app, name="data")
     app.command("cluster")(cluster.cluster)
@@ -52,6 +52,7 @@ def _register():
     app.command("dewak")(dewak.dewak)
     app.command("doctor")(doctor.doctor)
     train.app.command("deepwak")(deepwak.deepwak)
+    train.app.command("vime")(vime.vime)
     app.add_typer(train.app, name="train")
     app.add_typer(runs.app, name="runs")
 

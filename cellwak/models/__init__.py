@@ -17,7 +17,7 @@ from typing import Callable
 from ..errors import InputError
 
 # modules that register models when imported
-_MODULES = ("cellwak.models.autoencoder", "cellwak.models.deepwak")
+_MODULES = ("cellwak.models.autoencoder", "cellwak.models.deepwak", "cellwak.models.vime")
 
 
 @dataclass
@@ -27,14 +27,15 @@ class ModelEntry:
     defaults: dict = field(default_factory=dict)
     data_kind: str = "table"
     description: str = ""
+    uses_labels: bool = False  # the factory also takes labels= (None where a cell has no label)
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
 
 
-def register(name: str, *, defaults: dict, data_kind: str = "table", description: str = ""):
+def register(name: str, *, defaults: dict, data_kind: str = "table", description: str = "", uses_labels: bool = False):
     def wrap(factory):
-        _REGISTRY[name] = ModelEntry(name, factory, dict(defaults), data_kind, description)
+        _REGISTRY[name] = ModelEntry(name, factory, dict(defaults), data_kind, description, uses_labels)
         return factory
 
     return wrap
@@ -61,10 +62,14 @@ def model_info(name: str) -> ModelEntry:
     return _REGISTRY[name]
 
 
-def create_task(name: str, data, **config):
-    """A ready-to-train Task: the registered defaults overridden by ``config``."""
+def create_task(name: str, data, labels=None, **config):
+    """A ready-to-train Task: the registered defaults overridden by ``config``. ``labels`` (one
+    per cell, None where unlabelled) reach only models registered with ``uses_labels``."""
     entry = model_info(name)
     unknown = sorted(set(config) - set(entry.defaults))
     if unknown:
         raise InputError(f"model {name!r} has no setting {unknown[0]!r}", f"its settings: {', '.join(sorted(entry.defaults))}")
-    return entry.factory(data, **{**entry.defaults, **config})
+    settings = {**entry.defaults, **config}
+    if entry.uses_labels:
+        return entry.factory(data, labels=labels, **settings)
+    return entry.factory(data, **settings)

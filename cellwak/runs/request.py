@@ -97,7 +97,13 @@ def prepare(ws, request: TrainRequest, adata=None) -> Prepared:
     data = training_array(adata, request.rep, entry.data_kind, request.model)
     seed = int(request.train.get("seed") or 0)
     seed_everything(seed)
-    task = create_task(request.model, data, **request.model_config)
+    labels = None
+    if entry.uses_labels:
+        from ..io import labelled_mask
+
+        values, mask = labelled_mask(adata)
+        labels = None if values is None else np.where(mask, values, None)
+    task = create_task(request.model, data, labels=labels, **request.model_config)
     config = make_config(task, request.train)
     fixed = plan(task, config)
     return Prepared(request, task, config, resolve_device(config.device), fixed.batch_size, fixed.n_test)
