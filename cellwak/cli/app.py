@@ -42,12 +42,13 @@ def main_callback(
 
 
 def _register():
-    from . import cluster, clusters, data, deepwak, dewak, doctor, runs, score, sweep, train, vime
+    from . import classify, cluster, clusters, data, deepwak, dewak, doctor, runs, score, sweep, train, vime
 
     app.add_typer(data.app, name="data")
     app.command("cluster")(cluster.cluster)
     app.command("sweep")(sweep.sweep)
     app.command("score")(score.score)
+    app.command("classify")(classify.classify)
     app.add_typer(clusters.app, name="clusters")
     app.command("dewak")(dewak.dewak)
     app.command("doctor")(doctor.doctor)
