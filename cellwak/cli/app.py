@@ -42,7 +42,7 @@ def main_callback(
 
 
 def _register():
-    from . import classify, cluster, clusters, data, deepwak, dewak, doctor, runs, score, sweep, train, vime
+    from . import classify, cluster, clusters, data, deepwak, dewak, doctor, mevae, runs, score, sweep, train, vime
 
     app.add_typer(data.app, name="data")
     app.command("cluster")(cluster.cluster)
@@ -54,6 +54,8 @@ def _register():
     app.command("doctor")(doctor.doctor)
     train.app.command("deepwak")(deepwak.deepwak)
     train.app.command("vime")(vime.vime)
+    train.app.command("mevae")(mevae.mevae)
+    train.app.command("vae")(mevae.vae)
     app.add_typer(train.app, name="train")
     app.add_typer(runs.app, name="runs")
 

@@ -17,7 +17,7 @@ from typing import Callable
 from ..errors import InputError
 
 # modules that register models when imported
-_MODULES = ("cellwak.models.autoencoder", "cellwak.models.deepwak", "cellwak.models.vime")
+_MODULES = ("cellwak.models.autoencoder", "cellwak.models.deepwak", "cellwak.models.mevae", "cellwak.models.vime")
 
 
 @dataclass

@@ -1,0 +1,198 @@
+"""``mevae`` and ``vae``: the multi-encoder VAE (Ternes et al. 2022; shared/methods/extractors.md A)
+and the plain / beta-VAE baseline on the same backbone.
+
+Backbone (the Keras original, A.3): encoder = 3 x [Conv 3x3 stride 2, ReLU] with 16-32-64
+filters, Dense(128, ReLU), heads mu and l (latent ``dim``); decoder = Dense -> 64 x S/8 x S/8 ->
+3 x [ConvTranspose stride 2, ReLU] (64-32-16) -> ConvTranspose(C, stride 1), sigmoid. Crops are
+resized to S = the next multiple of 8 (28 -> 32).
+
+ME-VAE: the canonical target of every cell (major axis vertical, one polarity; see
+:mod:`cellwak.pp.transforms`) is computed once; each step encoder 1 sees the target turned by a
+random angle and encoder 2 the target flipped top to bottom with probability 1/2. The sampled
+codes are combined (``product``, the published choice; ``mean`` or ``concat`` as ablations) and
+one decoder reconstructs the target. Loss = S^2 * BCE + (KL_1 + KL_2) / 2. ``loss='faithful'``
+reproduces the published inconsistency (sampling reads l as log sigma^2, the KL as log sigma);
+``clean`` uses log sigma^2 in both.
+
+Features (``obsm['X_mevae']``): mu_1 (of the crop as it is) times mu_2 (of the crop aligned, its
+polarity untouched), deterministic; ``export='stochastic'`` uses sampled codes as published.
+VAE: one encoder on the crop as it is, reconstructing it; loss S^2 * BCE + beta * KL (clean);
+``obsm['X_vae']`` = mu.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..errors import InputError
+from ..pp.transforms import affine, align, canonical
+from ..train.task import Stage, Task
+from . import register
+
+FILTERS = (16, 32, 64)
+
+
+class Encoder(nn.Module):
+    def __init__(self, channels: int, size: int, dim: int, hidden: int = 128):
+        super().__init__()
+        layers, c = [], channels
+        for f in FILTERS:
+            layers += [nn.Conv2d(c, f, 3, stride=2, padding=1), nn.ReLU()]
+            c = f
+        self.conv = nn.Sequential(*layers, nn.Flatten())
+        self.dense = nn.Sequential(nn.Linear(c * (size // 8) ** 2, hidden), nn.ReLU())
+        self.mu, self.logvar = nn.Linear(hidden, dim), nn.Linear(hidden, dim)
+
+    def forward(self, x):
+        h = self.dense(self.conv(x))
+        return self.mu(h), self.logvar(h)
+
+
+class Decoder(nn.Module):
+    def __init__(self, channels: int, size: int, dim: int):
+        super().__init__()
+        self.side = size // 8
+        self.dense = nn.Sequential(nn.Linear(dim, FILTERS[-1] * self.side ** 2), nn.ReLU())
+        layers, c = [], FILTERS[-1]
+        for f in (64, 32, 16):
+            layers += [nn.ConvTranspose2d(c, f, 3, stride=2, padding=1, output_padding=1), nn.ReLU()]
+            c = f
+        layers += [nn.ConvTranspose2d(c, channels, 3, stride=1, padding=1), nn.Sigmoid()]
+        self.deconv = nn.Sequential(*layers)
+
+    def forward(self, z):
+        return self.deconv(self.dense(z).view(z.shape[0], FILTERS[-1], self.side, self.side))
+
+
+def kl(mu, l, faithful: bool):
+    """KL to N(0, I) per cell, summed over dimensions; ``faithful`` reads l as log sigma."""
+    if faithful:
+        return -0.5 * (1 + 2 * l - mu ** 2 - torch.exp(2 * l)).sum(-1)
+    return -0.5 * (1 + l - mu ** 2 - torch.exp(l)).sum(-1)
+
+
+def sample(mu, l):
+    return mu + torch.exp(l / 2) * torch.randn_like(mu)  # both variants sample with l = log sigma^2
+
+
+class MultiEncoderVAE(nn.Module):
+    def __init__(self, channels: int, size: int, dim: int, encoders: int = 2, combine: str = "product",
+                 loss: str = "faithful"):
+        super().__init__()
+        self.encoders = nn.ModuleList(Encoder(channels, size, dim) for _ in range(encoders))
+        self.decoder = Decoder(channels, size, dim * encoders if combine == "concat" else dim)
+        self.combine_kind, self.faithful, self.size = combine, loss == "faithful", size
+
+    def combine(self, codes):
+        if self.combine_kind == "product":
+            return torch.stack(codes).prod(dim=0)
+        if self.combine_kind == "mean":
+            return torch.stack(codes).mean(dim=0)
+        return torch.cat(codes, dim=-1)
+
+    def views(self, target):
+        n = target.shape[0]
+        rotated = affine(target, torch.rand(n, device=target.device, dtype=target.dtype) * 2 * math.pi)
+        flip = torch.rand(n, device=target.device) < 0.5
+        flipped = torch.where(flip[:, None, None, None], torch.flip(target, dims=[-2]), target)
+        return [rotated, flipped] + [target] * (len(self.encoders) - 2)
+
+    def forward(self, target, stage: str = "fit"):
+        stats = [enc(v) for enc, v in zip(self.encoders, self.views(target))]
+        z = self.combine([sample(mu, l) for mu, l in stats])
+        recon = self.decoder(z)
+        bce = F.binary_cross_entropy(recon, target.clamp(0, 1), reduction="mean") * self.size ** 2
+        return bce + 0.5 * torch.stack([kl(mu, l, self.faithful).mean() for mu, l in stats]).sum()
+
+    @torch.no_grad()
+    def features(self, crops, stochastic: bool = False):
+        inputs = [crops, align(crops)] + [canonical(crops)] * (len(self.encoders) - 2)
+        stats = [enc(v) for enc, v in zip(self.encoders, inputs)]
+        return self.combine([sample(mu, l) if stochastic else mu for mu, l in stats])
+
+
+class VAE(nn.Module):
+    def __init__(self, channels: int, size: int, dim: int, beta: float = 1.0):
+        super().__init__()
+        self.encoder, self.decoder = Encoder(channels, size, dim), Decoder(channels, size, dim)
+        self.beta, self.size = beta, size
+
+    def forward(self, x, stage: str = "fit"):
+        mu, l = self.encoder(x)
+        recon = self.decoder(sample(mu, l))
+        bce = F.binary_cross_entropy(recon, x.clamp(0, 1), reduction="mean") * self.size ** 2
+        return bce + self.beta * kl(mu, l, False).mean()
+
+    @torch.no_grad()
+    def features(self, crops, stochastic: bool = False):
+        mu, l = self.encoder(crops)
+        return sample(mu, l) if stochastic else mu
+
+
+class ImageVAETask(Task):
+    epochs = 30
+
+    def __init__(self, name: str, model: nn.Module, data: torch.Tensor, crops: torch.Tensor, config: dict):
+        self.name, self.model, self.data, self.crops, self.config = name, model, data, crops, config
+
+    def stages(self) -> list[Stage]:
+        return [Stage("fit", self.epochs, self.model.parameters)]
+
+    def default_batch_size(self, n_train: int) -> int:
+        return min(64, n_train)
+
+    @torch.no_grad()
+    def outputs(self, data: torch.Tensor) -> dict[str, np.ndarray]:
+        self.model.eval()
+        device = next(self.model.parameters()).device
+        stochastic = self.config.get("export") == "stochastic"
+        parts = [self.model.features(chunk.to(device), stochastic).float().cpu() for chunk in self.crops.split(1024)]
+        return {f"obsm/X_{self.name}": torch.cat(parts).numpy()}
+
+
+def _prepare(data, dim: int) -> tuple[torch.Tensor, int]:
+    X = torch.as_tensor(np.asarray(data, dtype=np.float32))
+    if X.ndim != 4:
+        raise InputError(f"this model needs images (cells x channels x height x width), got shape {tuple(X.shape)}")
+    if dim < 1:
+        raise InputError(f"--dim must be at least 1, got {dim}")
+    size = max(8, int(math.ceil(max(X.shape[-2:]) / 8) * 8))
+    if X.shape[-1] != size or X.shape[-2] != size:
+        X = F.interpolate(X, size=(size, size), mode="bilinear", align_corners=False)
+    top = X.amax(dim=(1, 2, 3), keepdim=True)
+    return (X / torch.where(top > 0, top, torch.ones_like(top))).contiguous(), size  # per-image max, as published
+
+
+@register("mevae", defaults={"dim": 32, "encoders": 2, "combine": "product", "loss": "faithful", "export": "mean"},
+          data_kind="image", description="ME-VAE: encoders on rotation- and polarity-randomised copies, product of codes")
+def create_mevae(data, *, dim, encoders, combine, loss, export) -> ImageVAETask:
+    if encoders < 2:
+        raise InputError(f"--encoders must be at least 2, got {encoders}", "for one encoder train `vae`")
+    if combine not in ("product", "mean", "concat"):
+        raise InputError(f"unknown --combine {combine!r}", "choose product, mean or concat")
+    if loss not in ("faithful", "clean"):
+        raise InputError(f"unknown --loss {loss!r}", "choose faithful or clean")
+    if export not in ("mean", "stochastic"):
+        raise InputError(f"unknown --export {export!r}", "choose mean or stochastic")
+    crops, size = _prepare(data, dim)
+    model = MultiEncoderVAE(crops.shape[1], size, dim, encoders, combine, loss)
+    targets = torch.cat([canonical(c) for c in crops.split(1024)])
+    config = {"dim": dim, "encoders": encoders, "combine": combine, "loss": loss, "export": export, "size": size}
+    return ImageVAETask("mevae", model, targets, crops, config)
+
+
+@register("vae", defaults={"dim": 32, "beta": 1.0, "export": "mean"}, data_kind="image",
+          description="VAE / beta-VAE baseline on ME-VAE's backbone, reconstructing the crop as it is")
+def create_vae(data, *, dim, beta, export) -> ImageVAETask:
+    if beta < 0:
+        raise InputError(f"--beta must be 0 or more, got {beta:g}")
+    if export not in ("mean", "stochastic"):
+        raise InputError(f"unknown --export {export!r}", "choose mean or stochastic")
+    crops, size = _prepare(data, dim)
+    model = VAE(crops.shape[1], size, dim, beta)
+    return ImageVAETask("vae", model, crops, crops, {"dim": dim, "beta": beta, "export": export, "size": size})
