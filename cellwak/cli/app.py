@@ -42,13 +42,14 @@ def main_callback(
 
 
 def _register():
-    from . import classify, cluster, clusters, data, deepwak, dewak, doctor, mevae, runs, score, sweep, train, vime
+    from . import classify, cluster, clusters, data, deepwak, dewak, doctor, embed, mevae, runs, score, sweep, train, vime
 
     app.add_typer(data.app, name="data")
     app.command("cluster")(cluster.cluster)
     app.command("sweep")(sweep.sweep)
     app.command("score")(score.score)
     app.command("classify")(classify.classify)
+    app.command("embed")(embed.embed)
     app.add_typer(clusters.app, name="clusters")
     app.command("dewak")(dewak.dewak)
     app.command("doctor")(doctor.doctor)
