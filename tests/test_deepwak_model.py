@@ -10,7 +10,8 @@ import torch
 from cellwak.errors import InputError
 from cellwak.models import create_task
 from cellwak.models._deepwak_layers import halving_widths, pwak, wak
-from cellwak.models._deepwak_task import reference_test_size, relabel_by_size
+from cellwak.models._deepwak_task import reference_test_size
+from cellwak.tl import relabel_by_size
 from cellwak.models.deepwak import DeePWAKHead, DeePWAKV1, DeePWAKV2, prepare
 from cellwak.train import MemoryRecorder, Recorder, TrainConfig, fit
 from cellwak.train.optim import AdamReset

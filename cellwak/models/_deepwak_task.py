@@ -7,6 +7,7 @@ import math
 import numpy as np
 import torch
 
+from ..tl._leiden import relabel_by_size
 from ..train.task import Stage, Task
 
 OUTPUT_CHUNK = 8192
@@ -15,14 +16,6 @@ OUTPUT_CHUNK = 8192
 def reference_test_size(n: int) -> int:
     """The reference's held-out size 2^round(log2(n) - log2(10)): 256 for 1,831 embryos."""
     return int(2 ** round(math.log2(n) - math.log2(10)))
-
-
-def relabel_by_size(labels: np.ndarray) -> np.ndarray:
-    ids, counts = np.unique(labels, return_counts=True)
-    order = ids[np.lexsort((ids, -counts))]
-    mapping = np.empty(int(ids.max()) + 1, dtype=np.int64)
-    mapping[order] = np.arange(len(order))
-    return mapping[labels]
 
 
 class DeePWAKTask(Task):

@@ -192,8 +192,6 @@ def create(data, *, variant, heads, dim, clusters, pool, wak_norm, scaling, alph
         raise InputError(f"--dim must be at least 1, got {dim}")
     if pool not in ("sum", "linear"):
         raise InputError(f"unknown --pool {pool!r}", "choose sum or linear")
-    if scaling not in ("sample", "feature", "none"):
-        raise InputError(f"unknown --scaling {scaling!r}", "choose sample, feature or none")
     if wak_norm not in ("col", "row"):
         raise InputError(f"unknown WAK normalisation {wak_norm!r}", "choose col or row")
     X, kept = prepare(np.asarray(data), scaling)

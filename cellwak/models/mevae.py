@@ -30,7 +30,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import InputError
-from ..pp.transforms import affine, align, canonical
+from ..pp.transforms import align, canonical, randomised_views
 from ..train.task import Stage, Task
 from . import register
 
@@ -96,11 +96,7 @@ class MultiEncoderVAE(nn.Module):
         return torch.cat(codes, dim=-1)
 
     def views(self, target):
-        n = target.shape[0]
-        rotated = affine(target, torch.rand(n, device=target.device, dtype=target.dtype) * 2 * math.pi)
-        flip = torch.rand(n, device=target.device) < 0.5
-        flipped = torch.where(flip[:, None, None, None], torch.flip(target, dims=[-2]), target)
-        return [rotated, flipped] + [target] * (len(self.encoders) - 2)
+        return [*randomised_views(target), *[target] * (len(self.encoders) - 2)]
 
     def forward(self, target, stage: str = "fit"):
         stats = [enc(v) for enc, v in zip(self.encoders, self.views(target))]

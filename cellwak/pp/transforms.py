@@ -114,15 +114,18 @@ def canonical(images: torch.Tensor, size: bool = False, fraction: float = 0.2) -
     return normalise_size(out, fraction) if size else out
 
 
+def randomised_views(target: torch.Tensor, generator: torch.Generator | None = None):
+    """(target turned by a uniform random angle, target flipped top to bottom with probability 1/2)."""
+    n = target.shape[0]
+    angles = torch.rand(n, generator=generator, device=target.device, dtype=target.dtype) * 2 * math.pi
+    flip = torch.rand(n, generator=generator, device=target.device) < 0.5
+    flipped = torch.where(flip[:, None, None, None], torch.flip(target, dims=[-2]), target)
+    return affine(target, angles), flipped
+
+
 def mevae_views(images: torch.Tensor, generator: torch.Generator | None = None, size: bool = False):
     """(rotation-randomised input, polarity-randomised input, canonical target) for each crop:
     input 1 is the target turned by a uniform random angle, input 2 the target flipped top to
     bottom with probability 1/2."""
     target = canonical(images, size=size)
-    n = images.shape[0]
-    angles = torch.rand(n, generator=generator) * 2 * math.pi
-    rotated = affine(target, angles.to(images.dtype))
-    flip = torch.rand(n, generator=generator) < 0.5
-    flipped = target.clone()
-    flipped[flip] = torch.flip(target[flip], dims=[-2])
-    return rotated, flipped, target
+    return (*randomised_views(target, generator), target)

@@ -86,6 +86,20 @@ def dataset_for_check(ws, name: str):
     return ws.dataset(name, builtin_ok=False)  # raises the standard "no dataset" line
 
 
+def build_task(adata, model: str, model_config: dict, rep: str | None):
+    """The model's task on this dataset: its training array and, for models that use labels,
+    the dataset's labels (None where a cell has none)."""
+    entry = model_info(model)
+    data = training_array(adata, rep, entry.data_kind, model)
+    labels = None
+    if entry.uses_labels:
+        from ..io import labelled_mask
+
+        values, mask = labelled_mask(adata)
+        labels = None if values is None else np.where(mask, values, None)
+    return create_task(model, data, labels=labels, **model_config)
+
+
 def prepare(ws, request: TrainRequest, adata=None) -> Prepared:
     """Check ``request`` and build its task (seeded: the same request gives the same initial
     weights). Raises InputError/NotFoundError (one line, exit 2) for anything that cannot work."""
@@ -94,16 +108,8 @@ def prepare(ws, request: TrainRequest, adata=None) -> Prepared:
     resolve_device(request.train.get("device") or "auto")
     if adata is None:
         adata = dataset_for_check(ws, request.dataset)
-    data = training_array(adata, request.rep, entry.data_kind, request.model)
-    seed = int(request.train.get("seed") or 0)
-    seed_everything(seed)
-    labels = None
-    if entry.uses_labels:
-        from ..io import labelled_mask
-
-        values, mask = labelled_mask(adata)
-        labels = None if values is None else np.where(mask, values, None)
-    task = create_task(request.model, data, labels=labels, **request.model_config)
+    seed_everything(int(request.train.get("seed") or 0))
+    task = build_task(adata, request.model, request.model_config, request.rep)
     config = make_config(task, request.train)
     fixed = plan(task, config)
     return Prepared(request, task, config, resolve_device(config.device), fixed.batch_size, fixed.n_test)
