@@ -1,4 +1,4 @@
-"""``cellwak data``: list, add, show, export, remove datasets."""
+"""``cellwak data``: list, add, show, export, remove datasets; simulate batch effects."""
 
 from __future__ import annotations
 
@@ -163,3 +163,71 @@ def remove(name: Annotated[str, typer.Argument(help="Dataset name.")]):
     """Remove a dataset, its stored results and its catalog rows."""
     row = workspace().remove_dataset(name)
     emit({"removed": row["name"]}, lambda c: c.print(f"removed dataset {row['name']}"))
+
+
+@app.command("simulate-batches")
+def simulate_batches_command(
+    source: Annotated[str, typer.Argument(help="An image dataset of the workspace (or a built-in one: blood).")],
+    into: Annotated[str, typer.Option("--into", help="Name of the new multi-batch dataset.")],
+    batches: Annotated[int, typer.Option("--batches", help="Number of batches (at least 2).")] = 4,
+    seed: Annotated[int, typer.Option(help="Seed of every random draw (same seed, same dataset).")] = 0,
+    strength: Annotated[float, typer.Option(help="Scale of all shifts (0: none, 1: the documented ranges).")] = 1.0,
+    composition: Annotated[str, typer.Option(
+        help="dirichlet (each batch its own cell-type mix; needs labels) or uniform.")] = "dirichlet",
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing dataset named --into.")] = False,
+):
+    """Copy an image dataset into several batches with known intensity, blur and noise shifts
+    (documented in cellwak.datasets.batch_effects), to test batch-correcting features."""
+    from ..datasets import BUILTIN, load_builtin
+    from ..datasets.batch_effects import COMPOSITIONS, simulated_dataset
+    from ..errors import ConflictError, InputError
+    from ..store import validate_name
+
+    ws = workspace()
+    into = validate_name(into)
+    if composition not in COMPOSITIONS:
+        raise InputError(f"unknown --composition {composition!r}", f"use one of {', '.join(COMPOSITIONS)}")
+    if batches < 2:
+        raise InputError(f"--batches must be at least 2, got {batches}", "pass --batches 2 or more")
+    if into == source:
+        raise InputError(f"--into {into!r} is the source dataset itself", "choose a new name for the simulated dataset")
+    names = {r["name"]: r for r in ws.datasets()}
+    if into in BUILTIN and into not in names:
+        raise ConflictError(f"{into!r} is the name of a built-in dataset", "choose another --into")
+    if into in names and not force:
+        raise ConflictError(f"a dataset named {into!r} already exists",
+                            "choose another --into, or pass --force to replace it")
+    # read the source without registering a built-in one: a refused request changes nothing
+    if source not in names and source not in BUILTIN:
+        ws.dataset(source, builtin_ok=False)  # raises the standard "no dataset" line
+    if source in names:
+        if not names[source].get("image_shape"):
+            raise InputError(f"dataset {source!r} is a table of features, not images",
+                             "simulate-batches shifts pixel intensities; give an image dataset such as blood")
+        adata = ws.load(source)
+    else:
+        adata = load_builtin(source)
+    if "images" not in adata.obsm:
+        raise InputError(f"dataset {source!r} is a table of features, not images",
+                         "simulate-batches shifts pixel intensities; give an image dataset such as blood")
+
+    try:
+        new, params = simulated_dataset(adata, source, batches, seed=seed, strength=strength, composition=composition)
+    except ValueError as exc:
+        raise InputError(f"cannot simulate batches on {source!r}: {exc}") from None
+    label_key = new.uns["cellwak"]["dataset"].get("label_key")
+
+    if into in names:
+        ws.remove_dataset(into)
+    row = ws.add_dataset(into, new)
+    per_batch = {p["batch"]: p["cells"] for p in params}
+    out = {"name": row["name"], "source": source, "cells": int(row["n_obs"]), "batches": per_batch,
+           "seed": int(seed), "strength": float(strength), "composition": composition,
+           "label_column": label_key, "batch_column": "batch"}
+
+    def render(console):
+        parts = ", ".join(f"{k}: {v:,}" for k, v in per_batch.items())
+        console.print(f"[bold]added {out['name']}[/]: {out['cells']:,} cells from {source} in {len(per_batch)} "
+                      f"batches ({parts}); shifts in uns['cellwak']['batch_effects']")
+
+    emit(out, render)

@@ -1,7 +1,8 @@
-"""Clustering quality against reference labels (pure computation)."""
+"""Clustering quality against reference labels, and batch mixing of features (pure computation)."""
 
+from .batch import batch_silhouette, kbet, knn_accuracy, nsc_accuracy
 from .clustering import compare, contingency, hungarian_f1, iawg_score, majority_labels, purity, silhouette
 from .nuisance import nuisance_correlation
 
-__all__ = ["compare", "contingency", "hungarian_f1", "iawg_score", "majority_labels", "nuisance_correlation", "purity",
-           "silhouette"]
+__all__ = ["batch_silhouette", "compare", "contingency", "hungarian_f1", "iawg_score", "kbet", "knn_accuracy",
+           "majority_labels", "nsc_accuracy", "nuisance_correlation", "purity", "silhouette"]

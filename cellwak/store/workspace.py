@@ -116,14 +116,15 @@ class Workspace:
             if final.exists():  # a folder with no catalog row was left by a crash: not a dataset
                 shutil.rmtree(final)
             os.replace(tmp, final)
-            info = {**adata.uns.get("cellwak", {}).get("dataset", {}), "summary": label_summary(adata)}
+            # plain Python: info read back from an .h5ad holds NumPy arrays (e.g. image_shape)
+            info = _jsonable({**adata.uns.get("cellwak", {}).get("dataset", {}), "summary": label_summary(adata)})
             row = {
                 "name": name, "format": info.get("format", "h5ad"), "source": info.get("source"),
                 "n_obs": int(adata.n_obs), "n_vars": int(adata.n_vars),
                 "label_key": info.get("label_key"), "batch_key": info.get("batch_key"),
                 "image_shape": info.get("image_shape"), "builtin": int(builtin),
                 "artifact": str(Path("datasets") / name / "data.h5ad"), "created": now(),
-                "info": _jsonable(info),
+                "info": info,
             }
             self.catalog.insert("datasets", row)
         except BaseException:
