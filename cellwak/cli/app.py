@@ -42,7 +42,7 @@ def main_callback(
 
 
 def _register():
-    from . import classify, cluster, clusters, data, deepwak, dewak, doctor, embed, mevae, runs, score, sweep, train, vime
+    from . import classify, cluster, clusters, data, deepwak, dewak, dino, doctor, embed, mevae, runs, score, sweep, train, vime
 
     app.add_typer(data.app, name="data")
     app.command("cluster")(cluster.cluster)
@@ -57,6 +57,7 @@ def _register():
     train.app.command("vime")(vime.vime)
     train.app.command("mevae")(mevae.mevae)
     train.app.command("vae")(mevae.vae)
+    train.app.command("dino")(dino.dino)
     app.add_typer(train.app, name="train")
     app.add_typer(runs.app, name="runs")
 

@@ -17,7 +17,7 @@ from typing import Callable
 from ..errors import InputError
 
 # modules that register models when imported
-_MODULES = ("cellwak.models.autoencoder", "cellwak.models.deepwak", "cellwak.models.mevae", "cellwak.models.vime")
+_MODULES = ("cellwak.models.autoencoder", "cellwak.models.deepwak", "cellwak.models.dino", "cellwak.models.mevae", "cellwak.models.vime")
 
 
 @dataclass
@@ -28,14 +28,16 @@ class ModelEntry:
     data_kind: str = "table"
     description: str = ""
     uses_labels: bool = False  # the factory also takes labels= (None where a cell has no label)
+    uses_cells: bool = False  # the factory also takes cells= (per-cell metadata: labels(), batches(), column(name))
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
 
 
-def register(name: str, *, defaults: dict, data_kind: str = "table", description: str = "", uses_labels: bool = False):
+def register(name: str, *, defaults: dict, data_kind: str = "table", description: str = "", uses_labels: bool = False,
+             uses_cells: bool = False):
     def wrap(factory):
-        _REGISTRY[name] = ModelEntry(name, factory, dict(defaults), data_kind, description, uses_labels)
+        _REGISTRY[name] = ModelEntry(name, factory, dict(defaults), data_kind, description, uses_labels, uses_cells)
         return factory
 
     return wrap
@@ -62,14 +64,31 @@ def model_info(name: str) -> ModelEntry:
     return _REGISTRY[name]
 
 
-def create_task(name: str, data, labels=None, **config):
+def create_task(name: str, data, labels=None, cells=None, **config):
     """A ready-to-train Task: the registered defaults overridden by ``config``. ``labels`` (one
-    per cell, None where unlabelled) reach only models registered with ``uses_labels``."""
+    per cell, None where unlabelled) reach only models registered with ``uses_labels``; ``cells``
+    (an object with ``labels()``, ``batches()`` and ``column(name)``, each an array or None)
+    only models registered with ``uses_cells``."""
     entry = model_info(name)
     unknown = sorted(set(config) - set(entry.defaults))
     if unknown:
         raise InputError(f"model {name!r} has no setting {unknown[0]!r}", f"its settings: {', '.join(sorted(entry.defaults))}")
     settings = {**entry.defaults, **config}
+    if entry.uses_cells:
+        return entry.factory(data, cells=cells if cells is not None else NoCells(), **settings)
     if entry.uses_labels:
         return entry.factory(data, labels=labels, **settings)
     return entry.factory(data, **settings)
+
+
+class NoCells:
+    """Per-cell metadata of data that has none."""
+
+    def labels(self):
+        return None
+
+    def batches(self):
+        return None
+
+    def column(self, name: str):
+        raise InputError(f"no obs column {name!r}: these data carry no per-cell metadata")

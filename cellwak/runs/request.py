@@ -86,18 +86,43 @@ def dataset_for_check(ws, name: str):
     return ws.dataset(name, builtin_ok=False)  # raises the standard "no dataset" line
 
 
-def build_task(adata, model: str, model_config: dict, rep: str | None):
-    """The model's task on this dataset: its training array and, for models that use labels,
-    the dataset's labels (None where a cell has none)."""
-    entry = model_info(model)
-    data = training_array(adata, rep, entry.data_kind, model)
-    labels = None
-    if entry.uses_labels:
+class CellMeta:
+    """A dataset's per-cell metadata as models see it: arrays with None where a cell has no value."""
+
+    def __init__(self, adata):
+        self.adata = adata
+        self.info = adata.uns.get("cellwak", {}).get("dataset", {})
+
+    def labels(self):
         from ..io import labelled_mask
 
-        values, mask = labelled_mask(adata)
-        labels = None if values is None else np.where(mask, values, None)
-    return create_task(model, data, labels=labels, **model_config)
+        values, mask = labelled_mask(self.adata)
+        return None if values is None else np.where(mask, values, None)
+
+    def batches(self):
+        key = self.info.get("batch_key")
+        if not key or key not in self.adata.obs:
+            return None
+        return self.column(key)
+
+    def column(self, name: str):
+        if name not in self.adata.obs:
+            from ..errors import short_list
+
+            raise InputError(f"no obs column {name!r} in this dataset",
+                             f"choose one of {short_list(list(self.adata.obs.columns))}")
+        col = self.adata.obs[name]
+        return np.where(col.notna().to_numpy(), col.astype(str).to_numpy(), None)
+
+
+def build_task(adata, model: str, model_config: dict, rep: str | None):
+    """The model's task on this dataset: its training array and, for models that use them, the
+    dataset's labels (None where a cell has none) or all its per-cell metadata."""
+    entry = model_info(model)
+    data = training_array(adata, rep, entry.data_kind, model)
+    cells = CellMeta(adata)
+    labels = cells.labels() if entry.uses_labels else None
+    return create_task(model, data, labels=labels, cells=cells, **model_config)
 
 
 def prepare(ws, request: TrainRequest, adata=None) -> Prepared:
