@@ -163,3 +163,30 @@ def test_cdcl_from_the_cli_on_simulated_batches_and_bad_requests(cli, home, tmp_
     r = cli("train", "dino", "-d", "table")
     assert r.code == 2 and "trains on images and this dataset is a table" in r.err
     assert snapshot(home) == before
+
+
+def test_stopped_cdcl_run_resumes_to_the_uninterrupted_weights(crops, tmp_path):
+    """Teacher, per-batch centres, the step counter (schedules) and the random views and
+    partners all come back from the checkpoint."""
+    import threading
+
+    from test_train import StopAfter, states_equal
+
+    images, labels = crops
+    cells = Cells(labels.astype(object), np.array(["p1", "p2"] * 48))
+    settings = dict(cells=cells, prototypes=32, hidden=16, bottleneck=8, width=4, pairs="condition",
+                    centering="domain", barlow_weight=0.5)
+    cfg = dict(epochs=2, batch_size=32, seed=0, threads=1, checkpoint_every=1)
+    torch.manual_seed(0)
+    full = create_task("dino", images, **settings)
+    fit(full, TrainConfig(**cfg))
+    stop = threading.Event()
+    torch.manual_seed(0)
+    first = create_task("dino", images, **settings)
+    out = fit(first, TrainConfig(**cfg), StopAfter(stop, 2), checkpoint_dir=tmp_path, stop=stop)
+    assert out.status == "cancelled"
+    torch.manual_seed(5)
+    second = create_task("dino", images, **settings)
+    fit(second, TrainConfig(**cfg), checkpoint_dir=tmp_path, resume_from=out.checkpoint)
+    assert int(second.model.steps_done) == int(full.model.steps_done) == 6
+    assert states_equal(second.model.state_dict(), full.model.state_dict())
