@@ -128,7 +128,7 @@ def build_task(adata, model: str, model_config: dict, rep: str | None):
 def prepare(ws, request: TrainRequest, adata=None) -> Prepared:
     """Check ``request`` and build its task (seeded: the same request gives the same initial
     weights). Raises InputError/NotFoundError (one line, exit 2) for anything that cannot work."""
-    entry = model_info(request.model)
+    model_info(request.model)  # an unknown model fails before anything else
     make_config(None, request.train)  # unknown training settings fail before any data is read
     resolve_device(request.train.get("device") or "auto")
     if adata is None:
