@@ -49,7 +49,7 @@ def test_condition_partners_share_the_condition_and_come_from_another_batch():
     conditions[:10] = None  # no condition: the cell pairs with itself
     conditions[10:14] = "lonely"  # one condition in one batch only: falls back to the same batch
     batches[10:14] = "0"
-    sampler = PartnerSampler("condition", 300, batches=batches, conditions=conditions)
+    sampler = PartnerSampler("condition", batches=batches, conditions=conditions)
     index = torch.arange(300).repeat(20)
     partner = sampler(index).numpy()
     i = index.numpy()

@@ -207,9 +207,6 @@ def simulate_batches_command(
         adata = ws.load(source)
     else:
         adata = load_builtin(source)
-    if "images" not in adata.obsm:
-        raise InputError(f"dataset {source!r} is a table of features, not images",
-                         "simulate-batches shifts pixel intensities; give an image dataset such as blood")
 
     try:
         new, params = simulated_dataset(adata, source, batches, seed=seed, strength=strength, composition=composition)

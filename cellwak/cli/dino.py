@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .train import TRAIN_OVERRIDES, model_command
+from .train import model_command
 
 # what --cdcl sets where the user left an option unset (CDCL's params.json: w = 0.75)
 CDCL = {"pairs": "condition", "centering": "domain", "barlow_weight": 0.75}
@@ -37,10 +37,11 @@ def dino(
     or `cellwak data simulate-batches`). Writes obsm['X_dino']; then
     `cellwak cluster --rep X_dino --gamma auto`.
     """
-    preset = CDCL if cdcl else {}
+    from ..models import model_info
+
     chosen = {"pairs": pairs, "centering": centering, "barlow_weight": barlow_weight}
-    settings = {k: (v if v is not None else preset.get(k, {"pairs": "same", "centering": "single",
-                                                           "barlow_weight": 0.0}[k])) for k, v in chosen.items()}
-    return {**settings, "condition": condition, "normalise": normalise, "backbone": backbone, "width": width,
-            "prototypes": prototypes, "local_crops": local_crops, "global_scale": global_scale, "jitter": jitter, "momentum": momentum, "neighbours": neighbours,
-            TRAIN_OVERRIDES: {}}
+    base = {**{k: model_info("dino").defaults[k] for k in chosen}, **(CDCL if cdcl else {})}
+    return {**base, **{k: v for k, v in chosen.items() if v is not None}, "condition": condition,
+            "normalise": normalise, "backbone": backbone, "width": width, "prototypes": prototypes,
+            "local_crops": local_crops, "global_scale": global_scale, "jitter": jitter, "momentum": momentum,
+            "neighbours": neighbours}

@@ -67,30 +67,25 @@ class PartnerSampler:
     """Draws each cell's partner as described in the module docstring. All tables are tensors,
     so sampling is a few vectorised operations on the device of the images."""
 
-    def __init__(self, mode: str, n: int, batches: np.ndarray | None = None, conditions: np.ndarray | None = None,
+    def __init__(self, mode: str, batches: np.ndarray | None = None, conditions: np.ndarray | None = None,
                  neighbours: np.ndarray | None = None):
         self.mode = mode
+        self.tables: dict[str, torch.Tensor] = {}
         if mode == "neighbours":
-            self.neighbours = torch.as_tensor(neighbours, dtype=torch.long)
-            return
-        if mode == "same":
-            self.tables = None
-            return
-        self.tables = _condition_tables(batches, conditions)
+            self.tables = {"neighbours": torch.as_tensor(neighbours, dtype=torch.long)}
+        elif mode == "condition":
+            self.tables = _condition_tables(batches, conditions)
 
     def to(self, device) -> "PartnerSampler":
-        if self.mode == "neighbours":
-            self.neighbours = self.neighbours.to(device)
-        elif self.tables is not None:
-            self.tables = {k: v.to(device) for k, v in self.tables.items()}
+        self.tables = {k: v.to(device) for k, v in self.tables.items()}
         return self
 
     def __call__(self, index: torch.Tensor) -> torch.Tensor:
         if self.mode == "same":
             return index
         if self.mode == "neighbours":
-            col = torch.randint(self.neighbours.shape[1], (len(index),), device=index.device)
-            return self.neighbours[index, col]
+            table = self.tables["neighbours"]
+            return table[index, torch.randint(table.shape[1], (len(index),), device=index.device)]
         t = {k: v[index] for k, v in self.tables.items() if k != "order"}
         count = t["block_len"] - t["hole_len"]
         r = torch.floor(torch.rand(len(index), device=index.device) * count).long()
@@ -147,15 +142,13 @@ def cross_batch_neighbours(images: np.ndarray, batches: np.ndarray, k: int = 10,
         X[rows] -= X[rows].mean(axis=0)
         X[rows] /= X[rows].std(axis=0) + 1e-6
     Z = PCA(n_components=min(n_pcs, X.shape[1], X.shape[0] - 1), random_state=seed).fit_transform(X)
-    best_d = np.full((len(Z), k), np.inf)
-    best_i = np.zeros((len(Z), k), dtype=np.int64)
+    best = np.zeros((len(Z), k), dtype=np.int64)
     for b in np.unique(batches):
         inside = np.flatnonzero(batches == b)
         others = np.flatnonzero(batches != b)
         kk = min(k, len(others))
-        d, i = NearestNeighbors(n_neighbors=kk).fit(Z[others]).kneighbors(Z[inside])
+        i = NearestNeighbors(n_neighbors=kk).fit(Z[others]).kneighbors(Z[inside], return_distance=False)
         if kk < k:  # fewer candidates than k: repeat the nearest
-            d = np.concatenate([d, np.repeat(d[:, :1], k - kk, 1)], 1)
             i = np.concatenate([i, np.repeat(i[:, :1], k - kk, 1)], 1)
-        best_d[inside], best_i[inside] = d, others[i]
-    return best_i
+        best[inside] = others[i]
+    return best

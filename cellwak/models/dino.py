@@ -53,9 +53,10 @@ FROZEN_PROTOTYPES = 0.03  # share of the steps without gradient to the prototype
 
 
 class DINO(nn.Module):
-    def __init__(self, images: torch.Tensor, domains: torch.Tensor, sampler: PartnerSampler, *, backbone: str,
-                 width: int, prototypes: int, hidden: int, bottleneck: int, local_crops: int, centering: str,
+    def __init__(self, images: torch.Tensor, centre_ids: torch.Tensor, sampler: PartnerSampler, *, backbone: str,
+                 width: int, prototypes: int, hidden: int, bottleneck: int, local_crops: int,
                  barlow_weight: float, momentum: float, global_scale: float, jitter: float):
+        """``centre_ids``: each cell's teacher centre (its batch for per-batch centring, all 0 for one)."""
         super().__init__()
         n, c, size = images.shape[0], images.shape[1], images.shape[-1]
         self.student = Network(make_backbone(backbone, c, size, width), prototypes, hidden, bottleneck)
@@ -64,20 +65,18 @@ class DINO(nn.Module):
         for p in self.teacher.parameters():
             p.requires_grad_(False)
         self.register_buffer("images", images, persistent=False)
-        self.register_buffer("domains", domains, persistent=False)
-        n_domains = int(domains.max()) + 1 if centering == "domain" else 1
-        freq = torch.bincount(domains, minlength=n_domains).float() / n if centering == "domain" else torch.ones(1)
-        self.register_buffer("domain_share", freq, persistent=False)
-        self.register_buffer("center", torch.zeros(n_domains, prototypes))
+        self.register_buffer("centre_ids", centre_ids, persistent=False)
+        self.register_buffer("centre_share", torch.bincount(centre_ids).float() / n, persistent=False)
+        self.register_buffer("center", torch.zeros(len(self.centre_share), prototypes))
         self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
         self.sampler = sampler
         self.local_size = max(8, (size // 2) // 4 * 4) if backbone == "vit" else max(8, size // 2)
-        self.local_crops, self.centering, self.barlow_weight = local_crops, centering, barlow_weight
+        self.local_crops, self.barlow_weight = local_crops, barlow_weight
         self.base_momentum, self.prototypes = momentum, prototypes
         self.global_scale, self.jitter = (global_scale, 1.0), jitter
         self.total_steps = 1
         # DDP must not broadcast the data every step (the centres are all-reduced by hand)
-        self._ddp_params_and_buffers_to_ignore = ["images", "domains", "domain_share"]
+        self._ddp_params_and_buffers_to_ignore = ["images", "centre_ids", "centre_share"]
 
     def _apply(self, fn, *args, **kwargs):  # keep the sampler's tables on the images' device
         out = super()._apply(fn, *args, **kwargs)
@@ -102,12 +101,12 @@ class DINO(nn.Module):
         globals_, locals_ = multi_crop(self.images[index], self.images[partner], local_size=self.local_size,
                                        n_local=self.local_crops, global_scale=self.global_scale, local_scale=LOCAL_SCALE,
                                        jitter=self.jitter)
-        domains = [self.domains[index], self.domains[partner]] if self.centering == "domain" else [None, None]
+        ids = [self.centre_ids[index], self.centre_ids[partner]]
         with torch.no_grad():
             teacher = [t.float() for t in self.teacher(globals_)]
         student = [s.float() / STUDENT_TEMP for s in self.student(globals_ + locals_)]
         tau = self.teacher_temp()
-        centred = [t - self._centre(d, len(t)) for t, d in zip(teacher, domains)]
+        centred = [t - self.center[i] for t, i in zip(teacher, ids)]
         targets = [F.softmax(c / tau, dim=-1) for c in centred]
         dino, barlow, pairs = 0.0, 0.0, 0
         for g, q in enumerate(targets):
@@ -122,30 +121,21 @@ class DINO(nn.Module):
         if self.barlow_weight > 0:
             loss = loss + self.barlow_weight * barlow / pairs / ((1 - BARLOW_LAMBDA) + 0.01 * BARLOW_LAMBDA)
         if self.training:
-            self._update_centres(teacher, domains)
+            self._update_centres(teacher, ids)
         return loss
 
-    def _centre(self, domain, n: int) -> torch.Tensor:
-        return self.center[domain] if domain is not None else self.center[0].expand(n, -1)
-
     @torch.no_grad()
-    def _update_centres(self, teacher: list[torch.Tensor], domains: list) -> None:
-        logits = torch.cat(teacher)
-        if self.centering != "domain":
-            sums, counts = logits.sum(0, keepdim=True), torch.tensor([len(logits)], device=logits.device).float()
-        else:
-            d = torch.cat(domains)
-            sums = torch.zeros_like(self.center).index_add_(0, d, logits)
-            counts = torch.bincount(d, minlength=len(self.center)).float()
+    def _update_centres(self, teacher: list[torch.Tensor], ids: list[torch.Tensor]) -> None:
+        """CDCL's weighted update; with one centre (omega = 1) it is DINO's c <- 0.9 c + 0.1 mean."""
+        logits, d = torch.cat(teacher), torch.cat(ids)
+        sums = torch.zeros_like(self.center).index_add_(0, d, logits)
+        counts = torch.bincount(d, minlength=len(self.center)).float()
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.all_reduce(sums)
             torch.distributed.all_reduce(counts)
         present = counts > 0
         mean = sums[present] / counts[present, None]
-        if self.centering != "domain":
-            self.center.mul_(CENTER_MOMENTUM).add_((1 - CENTER_MOMENTUM) * mean)
-            return
-        omega = (counts[present] / counts.sum() / self.domain_share[present]).clamp(max=1.0)[:, None]
+        omega = (counts[present] / counts.sum() / self.centre_share[present]).clamp(max=1.0)[:, None]
         keep = CENTER_MOMENTUM + (1 - CENTER_MOMENTUM) * (1 - omega)
         self.center[present] = self.center[present] * keep + mean * (1 - CENTER_MOMENTUM) * omega
 
@@ -240,14 +230,16 @@ def create(data, *, cells, **settings) -> DINOTask:
         raise InputError("this dataset has no batch column, which --pairs condition/neighbours, --centering domain "
                          "and --normalise batch need", "add the dataset with --batch COLUMN, or try "
                          "`cellwak data simulate-batches`")
-    domains = np.unique(batches, return_inverse=True)[1] if batches is not None else np.zeros(len(X), dtype=np.int64)
+    one = np.zeros(len(X), dtype=np.int64)  # every cell in one group
+    domains = np.unique(batches, return_inverse=True)[1] if batches is not None else one
     if needs_batches and domains.max() < 1:
         raise InputError("the batch column holds a single batch; cross-batch training needs at least two")
-    X = _standardise(X, domains if normalise == "batch" else np.zeros(len(X), dtype=np.int64))
+    X = _standardise(X, domains if normalise == "batch" else one)
     sampler = _sampler(pairs, s["condition"], cells, X, batches, s["neighbours"])
-    model = DINO(X.contiguous(), torch.as_tensor(domains, dtype=torch.long), sampler,
+    centre_ids = domains if centering == "domain" else one
+    model = DINO(X.contiguous(), torch.as_tensor(centre_ids, dtype=torch.long), sampler,
                  **{k: s[k] for k in ("backbone", "width", "prototypes", "hidden", "bottleneck", "local_crops",
-                                      "centering", "barlow_weight", "momentum", "global_scale", "jitter")})
+                                      "barlow_weight", "momentum", "global_scale", "jitter")})
     return DINOTask(model, {**settings, "size": int(X.shape[-1]), "domains": int(domains.max()) + 1})
 
 
@@ -290,13 +282,12 @@ def _standardise(X: torch.Tensor, groups: np.ndarray) -> torch.Tensor:
 
 
 def _sampler(pairs: str, condition: str, cells, X: torch.Tensor, batches, k: int) -> PartnerSampler:
-    n = len(X)
     if pairs == "same":
-        return PartnerSampler("same", n)
+        return PartnerSampler("same")
     if pairs == "neighbours":
-        return PartnerSampler("neighbours", n, neighbours=cross_batch_neighbours(X.numpy(), batches, k=k))
+        return PartnerSampler("neighbours", neighbours=cross_batch_neighbours(X.numpy(), batches, k=k))
     values = cells.column(condition) if condition else cells.labels()
     if values is None:
         raise InputError("--pairs condition needs a condition for each cell, and this dataset has no label column",
                          "name an obs column with --condition COLUMN, or use --pairs neighbours (label-free)")
-    return PartnerSampler("condition", n, batches=batches, conditions=values)
+    return PartnerSampler("condition", batches=batches, conditions=values)
