@@ -53,3 +53,20 @@ def update_section(name: str, markdown: str) -> None:
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     REPORT.write_text(text)
+
+
+def train_on(adata, model: str, settings: dict, epochs: int, seed: int):
+    """Train ``model`` on a dataset exactly as `cellwak train MODEL --epochs N --seed S` builds it
+    (in this process, on all torch threads); returns (the trained task, training seconds)."""
+    import time
+
+    import torch
+
+    from cellwak.runs.request import build_task
+    from cellwak.train import TrainConfig, fit
+
+    torch.manual_seed(seed)
+    task = build_task(adata, model, settings, None)
+    t = time.perf_counter()
+    fit(task, TrainConfig(epochs=epochs, seed=seed, threads=torch.get_num_threads()))
+    return task, time.perf_counter() - t

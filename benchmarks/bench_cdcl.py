@@ -24,13 +24,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine, update_section  # noqa: E402
+from _common import machine, train_on, update_section  # noqa: E402
 from datasets import available, load  # noqa: E402
 
 OUT = Path(__file__).parent / "out"
@@ -46,16 +45,8 @@ MODELS = {
 
 
 def train(adata, settings: dict, epochs: int, seed: int) -> tuple[np.ndarray, float]:
-    import torch
-
-    from cellwak.runs.request import build_task
-    from cellwak.train import TrainConfig, fit
-
-    torch.manual_seed(seed)
-    task = build_task(adata, "dino", settings, None)
-    t = time.perf_counter()
-    fit(task, TrainConfig(epochs=epochs, seed=seed, threads=torch.get_num_threads()))
-    return task.outputs(task.data)["obsm/X_dino"], time.perf_counter() - t
+    task, seconds = train_on(adata, "dino", settings, epochs, seed)
+    return task.outputs(task.data)["obsm/X_dino"], seconds
 
 
 def measure(adata, X: np.ndarray, seed: int) -> dict:

@@ -16,13 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import machine, update_section  # noqa: E402
+from _common import machine, train_on, update_section  # noqa: E402
 from datasets import DATASETS, available, load  # noqa: E402
 
 OUT = Path(__file__).parent / "out"
@@ -32,16 +31,7 @@ SETTINGS: dict = {}  # model settings beyond the defaults: none (the CLI's defau
 
 
 def features(adata, model: str, epochs: int, seed: int) -> tuple[np.ndarray, float]:
-    import torch
-
-    from cellwak.runs.request import build_task
-    from cellwak.train import TrainConfig, fit
-
-    torch.manual_seed(seed)
-    task = build_task(adata, model, SETTINGS.get(model, {}), None)
-    t = time.perf_counter()
-    fit(task, TrainConfig(epochs=epochs, seed=seed, threads=torch.get_num_threads()))
-    seconds = time.perf_counter() - t
+    task, seconds = train_on(adata, model, SETTINGS.get(model, {}), epochs, seed)
     return task.outputs(task.data)[f"obsm/X_{model}"], seconds
 
 

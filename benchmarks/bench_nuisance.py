@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import machine, update_section
+from _common import machine, train_on, update_section
 
 
 def main(argv=None) -> None:
@@ -70,10 +70,7 @@ def main(argv=None) -> None:
     for r in rows:
         lines.append(f"| {r['model']} | {r['raw']:.3f} | {r['cos2']:.3f} | {r['pol']:.3f} | {r['r2_cos2']:.3f} / "
                      f"{r['r2_sin2']:.3f} | {r['r2_pol']:.3f} | {r['seconds']:.0f} |")
-    text = "\n".join(lines)
-    print(text)
-    if args.section:
-        update_section(args.section, text)
+    _publish(lines, args.section)
 
 
 def real(argv=None) -> None:
@@ -87,8 +84,6 @@ def real(argv=None) -> None:
 
     from cellwak.datasets import load_builtin
     from cellwak.metrics import nuisance_correlation
-    from cellwak.runs.request import build_task
-    from cellwak.train import TrainConfig, fit
 
     p = argparse.ArgumentParser(description=real.__doc__.splitlines()[0])
     p.add_argument("--real", action="store_true")
@@ -102,11 +97,7 @@ def real(argv=None) -> None:
     pick = np.random.default_rng(args.seed).choice(adata.n_obs, args.cells, replace=False)
     rows = []
     for name in args.models:
-        torch.manual_seed(args.seed)
-        task = build_task(adata, name, {}, None)
-        t = time.perf_counter()
-        fit(task, TrainConfig(epochs=args.epochs, seed=args.seed, threads=torch.get_num_threads()))
-        seconds = time.perf_counter() - t
+        task, seconds = train_on(adata, name, {}, args.epochs, args.seed)
         crops = _model_input(task)[torch.as_tensor(pick)]
         copies, turn, flip = [], [], []
         for k in range(4):
@@ -139,10 +130,14 @@ def real(argv=None) -> None:
     for r in rows:
         lines.append(f"| {r['model']} | {r['turn']:.3f} | {r['flip']:.3f} | {r['r2_turn']:.3f} | {r['r2_flip']:.3f} | "
                      f"{r['within']:.3f} | {r['seconds']:.0f} |")
+    _publish(lines, args.section)
+
+
+def _publish(lines: list[str], section: str | None) -> None:
     text = "\n".join(lines)
     print(text)
-    if args.section:
-        update_section(args.section, text)
+    if section:
+        update_section(section, text)
 
 
 def _model_input(task):

@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 from conftest import snapshot
-from cellwak.datasets import blobs
 from cellwak.errors import InputError
 from cellwak.tl import choose_gamma, cluster, parse_gammas, sweep
 
@@ -93,7 +92,6 @@ def test_score_cli_full_metrics_and_iawg(cli, tmp_path):
         assert key in s
     assert len(s["f1_per_label"]) == 8 and sum(map(sum, s["contingency"]["counts"])) == 2400
     # IAWG: labels in a CSV whose rows are in their own (shuffled) order, matched by cell ID
-    import anndata as ad
 
     from cellwak.store import Workspace
 

@@ -22,7 +22,6 @@ def score(
     """ARI, NMI, AMI, purity, per-label F1 after Hungarian matching and the contingency table of a
     clustering against reference labels; or, with --kmeans N, the IAWG score (KMeans then NMI
     against the label file in that file's own row order)."""
-    import numpy as np
     import pandas as pd
 
     from ..errors import InputError

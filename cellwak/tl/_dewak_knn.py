@@ -13,7 +13,6 @@ are within 0.4 % of exact neighbours for about one second per search (benchmarks
 
 from __future__ import annotations
 
-import numpy as np
 
 from ..graph.approx import hnsw_knn
 from ..graph.knn import KNN, exact_knn
