@@ -26,15 +26,19 @@ OUT = Path(__file__).parent / "out"
 
 
 def run(names, seeds):
+    from cellwak.pp._neighbors import compute, write
     from cellwak.tl._select import RULES, choose_gamma
-    from cellwak.tl.sweep import parse_gammas, sweep
+    from cellwak.tl.sweep import parse_gammas, run_sweep
 
     rows = []
     for name in names:
         adata = load(name)
         for seed in seeds:
             t = time.perf_counter()
-            result = sweep(adata.copy(), parse_gammas("0.05:3:30"), seeds=1, subsamples=5, seed=seed, rule="auto")
+            a = adata.copy()
+            ctx = compute(a, n_neighbors=15, n_pcs=50, random_state=seed)
+            write(a, ctx)
+            result = run_sweep(a, ctx, parse_gammas("0.05:3:30"), seeds=1, subsamples=5, seed=seed, rule="auto")
             seconds = time.perf_counter() - t
             table = result.table
             table.to_csv(OUT / f"gamma_{name}_seed{seed}.csv", index=False)

@@ -68,7 +68,7 @@ kn = KNN(idx.astype(np.int64), index.neighbor_graph[1][:, 1:].astype(np.float32)
 X, labels = gaussian_mixture({n})
 rng = np.random.default_rng(1); queries = rng.choice(len(X), 2000, replace=False); T = truth(X, queries, 15)
 from cellwak.graph.build import knn_graph
-from cellwak.tl._leiden import leiden, to_igraph
+from cellwak.graph.leiden import leiden, to_igraph
 t0 = time.perf_counter()
 {search}
 t1 = time.perf_counter()
@@ -105,9 +105,12 @@ X, labels = gaussian_mixture({n})
 import anndata as ad, pandas as pd
 a = ad.AnnData(X=X, obs=pd.DataFrame({{"label": pd.Categorical(labels.astype(str))}}, index=np.arange(len(X)).astype(str)))
 a.uns["cellwak"] = {{"dataset": {{"label_key": "label"}}}}
-from cellwak.tl.sweep import sweep, parse_gammas
+from cellwak.pp._neighbors import compute, write
+from cellwak.tl.sweep import run_sweep, parse_gammas
 t = time.perf_counter()
-r = sweep(a, parse_gammas("0.05:3:20"))
+ctx = compute(a, n_neighbors=15)
+write(a, ctx)
+r = run_sweep(a, ctx, parse_gammas("0.05:3:20"))
 total = time.perf_counter() - t
 row = r.table[r.table.gamma == r.chosen].iloc[0]
 print(json.dumps({{"name": "cellwak sweep (5 subsamples, stability on 20,000 cells)", "total": total, **r.timings,
@@ -117,7 +120,7 @@ print(json.dumps({{"name": "cellwak sweep (5 subsamples, stability on 20,000 cel
 X, labels = gaussian_mixture({n})
 from cellwak.graph import neighbors
 from cellwak.graph.build import knn_graph
-from cellwak.tl._leiden import leiden, to_igraph
+from cellwak.graph.leiden import leiden, to_igraph
 from cellwak.tl.sweep import parse_gammas
 t = time.perf_counter()
 kn = neighbors(X, 15); G = knn_graph(kn); g = to_igraph(G, weighted=False)

@@ -76,7 +76,7 @@ def test_classify_from_the_command_line(cli, home, cells):
     out = r.json()
     assert out["labels"] == ["a", "b"] and out["balanced_macro_f1"] > 0.8 and out["heldout_macro_f1"] > 0.6
     adata = Workspace(home).load(cells)
-    assert adata.obsm["cellwak_label_proba"].shape == (600, 2) and "cellwak_predicted_labels" in adata.obs
+    assert adata.obsm["cellwak_predicted_labels_proba"].shape == (600, 2) and "cellwak_predicted_labels" in adata.obs
 
 
 @pytest.mark.parametrize("args, message", [

@@ -14,9 +14,21 @@ def test_version_and_global_flags_anywhere(cli):
     assert cli("--json", "data", "list").json()["datasets"] == []
 
 
+def _listed_commands(help_text: str) -> set[str]:
+    """Names in the Commands panel of a rich help page."""
+    import re
+
+    panel = help_text.split("Commands", 1)[1]
+    return {m.group(1) for m in (re.match(r"│ (\S+)\s", line) for line in panel.splitlines()) if m}
+
+
 def test_no_arguments_prints_help(cli):
+    from cellwak.cli.app import app
+
     r = cli()
-    assert r.code == 0 and "data" in r.out and "cluster" in r.out
+    assert r.code == 0 and r.out.lstrip().startswith("Usage: cellwak")
+    registered = {c.name for c in app.registered_commands} | {g.name for g in app.registered_groups}
+    assert _listed_commands(r.out) == registered
 
 
 def test_data_add_show_export_rm(cli, home, table_csv, tmp_path):
@@ -63,11 +75,44 @@ def test_export_of_an_image_dataset_writes_pixels(cli, tmp_path):
 
 
 def test_doctor_reports_components(cli):
+    import shutil
+    import subprocess
+
+    import torch
+
     r = cli("doctor", "--json", "--no-julia")
     assert r.code == 0, r.err
     rep = r.json()
-    assert rep["ok"] and rep["torch"]["threads"] >= 1
+    assert rep["ok"] and rep["torch"]["threads"] == torch.get_num_threads()
     assert all(rep["cellwak"]["resources"].values()), rep["cellwak"]["resources"]
-    assert rep["r"]["status"] in {"ok", "partial", "missing"}
-    if rep["r"]["status"] == "missing":
-        assert "apt-get install" in rep["r"]["detail"]
+    assert rep["julia"]["status"] == "skipped"
+    rscript = shutil.which("Rscript")
+    if rscript is None:  # the report must say so and how to install it
+        assert rep["r"]["status"] == "missing" and "apt-get install" in rep["r"]["detail"]
+        return
+    from cellwak.backends.r import R_PACKAGES
+
+    expr = "a <- commandArgs(TRUE); a <- a[a != '--args']; cat(sapply(a, requireNamespace, quietly = TRUE))"
+    probe = subprocess.run([rscript, "--vanilla", "-e", expr, "--args", *R_PACKAGES], capture_output=True, text=True,
+                           timeout=120)
+    present = dict(zip(R_PACKAGES, probe.stdout.split()))
+    assert {k: bool(v) for k, v in rep["r"]["packages"].items()} == {k: v == "TRUE" for k, v in present.items()}
+    assert rep["r"]["status"] == ("ok" if all(v == "TRUE" for v in present.values()) else "partial")
+
+
+def test_doctor_does_not_count_an_empty_dashboard_package(cli):
+    import importlib.util
+
+    rep = cli("doctor", "--json", "--no-julia", "--no-r").json()
+    built = importlib.util.find_spec("cellwak_tui.app") is not None
+    assert rep["tui"]["status"] == ("ok" if built else "missing")
+    assert "tui" not in rep["cellwak"]["resources"]
+
+
+def test_doctor_human_output_keeps_install_hints_whole(cli, monkeypatch):
+    from cellwak.backends import julia
+
+    monkeypatch.setattr(julia, "status", lambda: {"status": "missing", "detail": "juliacall is not installed; "
+                                                  "pip install 'cellwak[julia]' (needs Julia >= 1.10)"})
+    r = cli("doctor", "--no-r")
+    assert "pip install 'cellwak[julia]'" in " ".join(r.out.split())

@@ -9,7 +9,8 @@ import pytest
 
 from cellwak.datasets import blobs
 from cellwak.graph import exact_knn, knn_graph
-from cellwak.tl import cluster, leiden
+from cellwak.graph.leiden import leiden
+from cellwak.tl import cluster
 
 
 def test_exact_knn_matches_brute_force_and_excludes_self():
@@ -52,8 +53,9 @@ def test_cluster_writes_scverse_keys_and_provenance():
     assert a.obs["cellwak_leiden"].dtype == "category"
     assert a.obsp["cellwak_connectivities"].shape == (400, 400)
     assert a.obsp["cellwak_distances"].nnz == 400 * 10
-    assert a.obsm["X_pca"].shape == (400, 5)
-    prov = a.uns["cellwak"]["cluster"]
+    assert a.obsm["X_cellwak_pca"].shape == (400, 5) and "X_pca" not in a.obsm  # cellwak's own PCA key
+    assert a.uns["cellwak_neighbors"]["params"]["use_rep"] == "X_cellwak_pca"
+    prov = a.uns["cellwak"]["leiden"]
     assert prov["seed"] == 0 and prov["params"]["gamma"] == 0.5
     assert {"torch", "igraph", "numpy"} <= set(prov["versions"]) and prov["torch_threads"] >= 1
     assert prov["device"] == "cpu"
@@ -73,7 +75,7 @@ def test_cluster_cli_on_builtin_blood(cli):
     assert again["sizes"] == out["sizes"] and again["metrics"] == out["metrics"]  # seeded
     show = cli("data", "show", "blood", "--json").json()
     assert [c["id"] for c in show["clusterings"]] == [out["clustering_id"], again["clustering_id"]]
-    assert "X_pca" in show["representations"]
+    assert "X_cellwak_pca" in show["representations"]
 
 
 def test_cluster_human_output_lists_clusters_and_scores(cli):
@@ -83,7 +85,7 @@ def test_cluster_human_output_lists_clusters_and_scores(cli):
 
 
 def test_until_stable_leiden_stops_at_a_local_optimum():
-    from cellwak.tl._leiden import to_igraph
+    from cellwak.graph.leiden import to_igraph
 
     a = blobs(1500, 8, 6, seed=5, spread=2.5)
     G = knn_graph(exact_knn(a.X, 15))

@@ -11,7 +11,7 @@ from cellwak.errors import InputError
 from cellwak.models import create_task
 from cellwak.models._deepwak_layers import halving_widths, pwak, wak
 from cellwak.models._deepwak_task import reference_test_size
-from cellwak.tl import relabel_by_size
+from cellwak.graph.leiden import relabel_by_size
 from cellwak.models.deepwak import DeePWAKHead, DeePWAKV1, DeePWAKV2, prepare
 from cellwak.train import MemoryRecorder, Recorder, TrainConfig, fit
 from cellwak.train.optim import AdamReset
@@ -160,9 +160,9 @@ def test_sample_scaling_bounds_every_cell_and_drops_constant_features():
     ({"heads": 0}, "--heads must be at least 1"),
     ({"clusters": 1}, "--clusters must be at least 2"),
     ({"dim": 0}, "--dim must be at least 1"),
-    ({"variant": "v3"}, "unknown DeePWAK variant 'v3'"),
-    ({"pool": "max"}, "unknown --pool 'max'"),
-    ({"wak_norm": "sym"}, "unknown WAK normalisation 'sym'"),
+    ({"variant": "v3"}, "unknown --variant 'v3' for model 'deepwak'"),
+    ({"pool": "max"}, "unknown --pool 'max' for model 'deepwak'"),
+    ({"wak_norm": "sym"}, "unknown --wak-norm 'sym' for model 'deepwak'"),
     ({"scaling": "zscore"}, "unknown --scaling 'zscore'"),
 ])
 def test_settings_that_cannot_work_are_refused(settings, message):

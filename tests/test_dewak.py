@@ -221,7 +221,7 @@ def test_default_d_max_keeps_99_percent_of_the_variance():
     ({"d_max": 0}, "--d-max"), ({"k_max": 0}, "--k-max"), ({"k_max": 150}, "not smaller than"),
     ({"search": "random"}, "unknown search"), ({"norm": "sym"}, "normalisation"),
     ({"scaling": "log"}, "unknown scaling"), ({"d_max": 500}, "PCs asked for"),
-    ({"rep": "X_nothing"}, "no representation"), ({"d_values": [0, 2]}, "positive"),
+    ({"use_rep": "X_nothing"}, "no representation"), ({"d_values": [0, 2]}, "positive"),
 ])
 def test_bad_parameters_raise_one_clear_input_error(kwargs, words):
     adata = lowrank(n=150)
@@ -275,6 +275,7 @@ def test_cli_bad_parameters_exit_2_with_one_line_and_change_nothing(cli, cells, 
     assert snapshot(home) == cells
 
 
+@pytest.mark.slow  # 13 s: full grid on the real embryo screen
 # -- the real embryo screen ---------------------------------------------------------------------
 @pytest.mark.real_data
 def test_embryo_screen_reproduces_the_reference(shared_data):

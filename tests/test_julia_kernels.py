@@ -74,6 +74,7 @@ def test_no_julia_gives_a_clear_error(monkeypatch, tmp_path):
     assert "install_julia.sh" in str(err.value)
 
 
+@pytest.mark.slow  # 5 s: Julia compiles the kernels
 def test_knn_exact_matches_brute_force(jk):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 7))
@@ -174,6 +175,7 @@ def test_leiden_recovers_planted_blocks_and_is_seeded(jk):
     assert all(adjusted_rand_score(truth, o) == 1.0 for o in other)
 
 
+@pytest.mark.slow  # 4 s: Julia Leiden on several graphs
 def test_leiden_modularity_close_to_igraph(jk):
     import igraph as ig
 

@@ -1,5 +1,6 @@
-"""A wheel built from the repository carries julia/, r/ and tui/ and works when installed
-non-editable into a fresh virtual environment."""
+"""A wheel built from the repository carries julia/ and r/ and works when installed
+non-editable into a fresh virtual environment (the dashboard package is not counted until it
+holds the dashboard: doctor reports it missing)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ import sysconfig
 import zipfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # 8 s: builds a wheel and a fresh venv
 def test_wheel_installs_and_runs(tmp_path):
     dist = tmp_path / "dist"
     subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
@@ -22,7 +26,6 @@ def test_wheel_installs_and_runs(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert any(n.startswith("cellwak/_resources/julia/") for n in names)
     assert "cellwak/_resources/r/check_packages.R" in names
-    assert "cellwak_tui/__init__.py" in names
     assert "cellwak/datasets/_data/blood.npz" in names
 
     venv = tmp_path / "venv"
@@ -44,5 +47,6 @@ def test_wheel_installs_and_runs(tmp_path):
     assert doctor.returncode == 0, doctor.stderr
     rep = json.loads(doctor.stdout)
     assert rep["cellwak"]["location"].startswith(str(site))
-    for key in ("julia", "r", "tui"):
+    for key in ("julia", "r"):
         assert rep["cellwak"]["resources"][key].startswith(str(site)), rep["cellwak"]["resources"]
+    assert rep["tui"]["status"] == "missing" and "not built yet" in rep["tui"]["detail"]

@@ -41,6 +41,7 @@ def test_published_switch_sets_the_reference_behaviour_and_the_user_still_wins(c
     assert r.code == 0 and r.json()["params"]["train"]["optimizer"] == "adamw"
 
 
+@pytest.mark.slow  # 7 s: a killed 3-stage run resumed
 def test_sigkill_in_the_block_stage_then_resume_gives_the_uninterrupted_weights(cli, home, cells):
     args = ["train", "deepwak", "-d", cells, *TINY, "--epochs", "block=6,consensus_partitioner=2,consensus_encoder=2",
             "--checkpoint-every", "1", "--published", *FAST]
@@ -60,9 +61,9 @@ def test_sigkill_in_the_block_stage_then_resume_gives_the_uninterrupted_weights(
     (["--dim", "0"], "--dim must be at least 1"),
     (["--batch-size", "5000"], "--batch-size 5000 is larger than"),
     (["--device", "tpu"], "unknown --device 'tpu'"),
-    (["--variant", "v3"], "unknown DeePWAK variant 'v3'"),
-    (["--pool", "max"], "unknown --pool 'max'"),
-    (["--wak-norm", "sym"], "unknown WAK normalisation 'sym'"),
+    (["--variant", "v3"], "'--variant': 'v3' is not one of 'v2', 'v1'"),
+    (["--pool", "max"], "'--pool': 'max' is not one of 'sum', 'linear'"),
+    (["--wak-norm", "sym"], "'--wak-norm': 'sym' is not one of 'col', 'row'"),
     (["--epochs", "blok=3"], "--epochs names no stage 'blok'"),
 ])
 def test_bad_settings_exit_2_with_one_line_and_no_run(cli, home, cells, args, message):

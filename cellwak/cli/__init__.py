@@ -10,13 +10,13 @@ from __future__ import annotations
 import sys
 import traceback
 
-GLOBAL_FLAGS = {"--json": "json", "--debug": "debug"}
+GLOBAL_FLAGS = {"--json": "json", "--debug": "debug", "--quiet": "quiet", "-q": "quiet"}
 
 
 def hoist_global_options(argv: list[str]) -> tuple[list[str], dict]:
-    """Pull ``--json``, ``--debug`` and ``--home PATH`` out of any position, so
+    """Pull ``--json``, ``--debug``, ``--quiet`` and ``--home PATH`` out of any position, so
     ``cellwak cluster --json`` and ``cellwak --json cluster`` mean the same."""
-    rest, flags, i = [], {"json": False, "debug": False, "home": None}, 0
+    rest, flags, i = [], {"json": False, "debug": False, "quiet": False, "home": None}, 0
     while i < len(argv):
         arg = argv[i]
         if arg == "--":
@@ -44,23 +44,28 @@ def run(argv: list[str] | None = None) -> int:
 
     argv = list(sys.argv[1:] if argv is None else argv)
     argv, flags = hoist_global_options(argv)
-    state.json, state.debug, state.home = flags["json"], flags["debug"], flags["home"]
+    state.json, state.debug, state.quiet, state.home = flags["json"], flags["debug"], flags["quiet"], flags["home"]
     try:
         result = app(args=argv, prog_name="cellwak", standalone_mode=False)
         return result if isinstance(result, int) else 0
     except typer.TyperException as exc:  # typer's (vendored click) usage errors
         ctx = getattr(exc, "ctx", None)
-        if type(exc).__name__ == "NoArgsIsHelpError":
-            sys.stdout.write((ctx.get_help() if ctx else "") + "\n")
+        if type(exc).__name__ == "NoArgsIsHelpError":  # rich help prints itself while the error is made
+            text = exc.format_message()
+            if text.strip():
+                sys.stdout.write(text + "\n")
             return 0
         where = ctx.command_path if ctx else "cellwak"
-        error_line(f"{exc.format_message()} (see `{where} --help`)", 2)
+        message = exc.format_message().replace("Value error, ", "")  # Literal choices: pydantic-style wording
+        error_line(f"{message} (see `{where} --help`)", 2)
         return 2
     except CellwakError as exc:
         if state.debug:
             traceback.print_exc()
         error_line(str(exc), exc.exit_code)
         return exc.exit_code
+    except SystemExit as exc:  # --show-completion and other eager options end this way
+        return exc.code if isinstance(exc.code, int) else 0
     except (KeyboardInterrupt, typer.Abort):
         error_line("interrupted; nothing was written for the unfinished step", 130)
         return 130

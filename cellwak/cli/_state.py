@@ -1,14 +1,17 @@
-"""Global CLI state (``--home``, ``--json``, ``--debug``) and output helpers.
+"""Global CLI state (``--home``, ``--json``, ``--debug``, ``--quiet``) and output helpers.
 
-Consoles are created per call so output goes to whatever ``sys.stdout``/``sys.stderr`` are at
-that moment (tests capture them).
+stdout carries the result only: a rendering for people, or with ``--json`` exactly one strict
+JSON object (:func:`cellwak.jsonable.dumps`). Progress and errors go to stderr. Consoles are
+created per call so output goes to whatever ``sys.stdout``/``sys.stderr`` are at that moment
+(tests capture them).
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass
+
+from ..jsonable import dumps
 
 
 @dataclass
@@ -16,6 +19,7 @@ class State:
     home: str | None = None
     json: bool = False
     debug: bool = False
+    quiet: bool = False
 
 
 state = State()
@@ -33,32 +37,29 @@ def stderr_console():
     return Console(file=sys.stderr, highlight=False)
 
 
-def workspace():
-    from ..store import Workspace
+def home() -> str | None:
+    """The workspace the API operations get (None: the default one)."""
+    return state.home
 
-    return Workspace(state.home)
 
-
-def emit(data: dict, render=None) -> None:
+def emit(data, render=None) -> None:
     """One JSON object on stdout with ``--json``; otherwise ``render(console)`` (or the JSON,
-    indented, when a command has no human rendering)."""
+    indented, when a command has no human rendering). ``data``: a dict or an API result."""
+    payload = data.to_dict() if hasattr(data, "to_dict") else data
     if state.json:
-        sys.stdout.write(json.dumps(data, default=_default) + "\n")
+        sys.stdout.write(dumps(payload) + "\n")
         sys.stdout.flush()
     elif render is not None:
         render(stdout_console())
     else:
-        sys.stdout.write(json.dumps(data, default=_default, indent=2) + "\n")
+        sys.stdout.write(dumps(payload, indent=2) + "\n")
 
 
-def _default(obj):
-    import numpy as np
-
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return str(obj)
+def note(text: str) -> None:
+    """One line on stderr for a person (nothing with --json or --quiet)."""
+    if not state.json and not state.quiet:
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
 
 
 def error_line(message: str, exit_code: int) -> None:
@@ -67,5 +68,5 @@ def error_line(message: str, exit_code: int) -> None:
     sys.stderr.write(f"cellwak: error: {text}\n")
     sys.stderr.flush()
     if state.json:
-        sys.stdout.write(json.dumps({"error": text, "exit_code": exit_code}) + "\n")
+        sys.stdout.write(dumps({"error": text, "exit_code": exit_code}) + "\n")
         sys.stdout.flush()

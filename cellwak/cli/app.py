@@ -12,12 +12,12 @@ app = typer.Typer(
     name="cellwak",
     help="Find phenotypes in unlabelled single-cell data.\n\n"
          "Global options may appear anywhere on the line: --home PATH (workspace; default "
-         "$CELLWAK_HOME or the platform data folder), --json (one JSON object on stdout), "
-         "--debug (tracebacks for errors).",
+         "$CELLWAK_HOME or the platform data folder), --json (one strict JSON object on stdout), "
+         "--quiet (no progress on stderr), --debug (tracebacks for errors).",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode=None,
+    rich_markup_mode="markdown",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -35,7 +35,8 @@ def main_callback(
     version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True,
                                                     help="Print the version and exit.")] = None,
     home: Annotated[Optional[str], typer.Option("--home", help="Workspace folder (default: $CELLWAK_HOME or the platform data folder).")] = None,
-    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout and nothing else.")] = False,
+    json_: Annotated[bool, typer.Option("--json", help="Print one strict JSON object on stdout and nothing else.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
 ):
     """Global options are read before parsing (see cellwak.cli.run); these declarations document them."""

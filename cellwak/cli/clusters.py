@@ -1,4 +1,4 @@
-"""``cellwak clusters``: the clusterings recorded in the catalog."""
+"""``cellwak clusters``: the clusterings recorded in the catalog: list, show, rm, prune."""
 
 from __future__ import annotations
 
@@ -6,65 +6,95 @@ from typing import Annotated, Optional
 
 import typer
 
-from ._state import emit, workspace
+from .. import api
+from ._state import emit, home
 
-app = typer.Typer(help="List and inspect recorded clusterings.", no_args_is_help=True)
+app = typer.Typer(help="List, inspect and remove recorded clusterings.", no_args_is_help=True)
 
-
-def _summary(c: dict) -> dict:
-    p = c.get("params") or {}
-    return {"id": c["id"], "dataset": c["dataset"], "method": c["method"], "key": c["key"], "gamma": p.get("gamma"),
-            "k": p.get("k"), "n_clusters": c["n_clusters"], "metrics": c.get("metrics") or {},
-            "chosen": p.get("chosen"), "created": c["created"]}
+DatasetFilter = Annotated[Optional[str], typer.Option("--dataset", "-d", help="Only this dataset.", show_default=False)]
 
 
 @app.command("list")
-def list_clusterings(dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", help="Only this dataset.")] = None):
-    """Clusterings recorded in the workspace (newest last)."""
-    ws = workspace()
-    if dataset is not None:
-        ws.dataset(dataset, builtin_ok=False)
-    rows = [_summary(c) for c in ws.clusterings(dataset)]
+def list_clusterings(dataset: DatasetFilter = None):
+    """Clusterings recorded in the workspace (oldest first); * marks the resolution a sweep chose."""
+    out = api.list_clusterings(home(), dataset)
+    emit(out, lambda c: render_list(c, out.to_dict()["clusterings"]))
 
-    def render(console):
-        from rich.table import Table
 
-        if not rows:
-            console.print("no clusterings yet: run `cellwak cluster`")
-            return
-        table = Table(show_edge=False, pad_edge=False)
-        for col in ("id", "dataset", "method", "key", "gamma", "k", "clusters", "ARI", "NMI", "created"):
-            table.add_column(col, justify="right" if col in ("id", "gamma", "k", "clusters", "ARI", "NMI") else "left")
-        for r in rows:
-            m = r["metrics"]
-            table.add_row(str(r["id"]), r["dataset"], r["method"] + (" *" if r["chosen"] else ""), r["key"],
-                          f"{r['gamma']:.3g}" if r["gamma"] is not None else "-", str(r["k"] or "-"), str(r["n_clusters"]),
-                          f"{m['ari']:.3f}" if m.get("ari") is not None else "-",
-                          f"{m['nmi']:.3f}" if m.get("nmi") is not None else "-", r["created"])
-        console.print(table)
-        if any(r["chosen"] for r in rows):
-            console.print("* the resolution its sweep chose")
+def _method(r: dict) -> str:
+    return {"leiden": "cluster", "leiden-sweep": "sweep"}.get(r["method"], r["method"]) + (" *" if r["chosen"] else "")
 
-    emit({"clusterings": rows}, render)
+
+def render_list(console, rows: list[dict]) -> None:
+    """A table that fits 80 columns: long dataset names are cut, the time is shown to the minute."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    if not rows:
+        console.print("no clusterings yet: run `cellwak cluster`")
+        return
+    table = Table(show_edge=False, pad_edge=False, box=None, padding=(0, 1))
+    for col in ("id", "dataset", "method", "gamma", "k", "K", "ARI", "NMI", "created"):
+        table.add_column(col, justify="right" if col in ("id", "gamma", "k", "K", "ARI", "NMI") else "left",
+                         no_wrap=True, max_width=16 if col == "dataset" else None, overflow="ellipsis")
+    for r in rows:
+        m = r["metrics"]
+        fmt = lambda v: f"{v:.3f}" if v is not None else "-"  # noqa: E731
+        created = (r["created"] or "")[:16].replace("T", " ")
+        table.add_row(str(r["id"]), escape(r["dataset"]), _method(r),
+                      f"{r['gamma']:.3g}" if r["gamma"] is not None else "-", str(r["k"] or "-"), str(r["n_clusters"]),
+                      fmt(m.get("ari")), fmt(m.get("nmi")), created)
+    console.print(table)
+    console.print("K: clusters; *: the resolution its sweep chose; details: cellwak clusters show ID")
 
 
 @app.command("show")
-def show(clustering_id: Annotated[int, typer.Argument(help="Clustering id (see `cellwak clusters list`).")]):
+def show(clustering_id: Annotated[int, typer.Argument(help="Clustering id (see `cellwak clusters list`).",
+                                                      show_default=False)]):
     """Parameters, sizes, metrics and provenance of one clustering."""
-    c = workspace().clustering(clustering_id)
+    c = api.show_clustering(home(), clustering_id)
+    emit(c, lambda console: render_show(console, c))
 
-    def render(console):
-        s = _summary(c)
-        console.print(f"[bold]clustering #{c['id']}[/] of {c['dataset']}: {c['n_clusters']} clusters "
-                      f"({c['method']}, obs['{c['key']}'], {c['created']})")
-        console.print("  sizes: " + ", ".join(f"{i}: {n:,}" for i, n in enumerate(c["sizes"])))
-        for k, v in (c.get("params") or {}).items():
-            console.print(f"  {k}: {v}")
-        if s["metrics"]:
-            console.print("  metrics: " + ", ".join(f"{k} {v}" for k, v in s["metrics"].items()))
-        prov = c.get("provenance") or {}
-        if prov:
-            console.print(f"  run: {prov.get('time')}, device {prov.get('device')}, {prov.get('torch_threads')} threads, "
-                          f"versions {prov.get('versions')}")
 
-    emit(c, render)
+def render_show(console, c: dict) -> None:
+    from rich.markup import escape
+
+    console.print(f"[bold]clustering #{c['id']}[/] of {escape(c['dataset'])}: {c['n_clusters']} clusters "
+                  f"({c['method']}, obs column {escape(c['key'])}, {c['created']})")
+    console.print("  sizes: " + ", ".join(f"{i}: {n:,}" for i, n in enumerate(c["sizes"])))
+    for k, v in (c.get("params") or {}).items():
+        console.print(f"  {k}: {v}", markup=False)
+    if c.get("metrics"):
+        console.print("  metrics: " + ", ".join(f"{k} {v}" for k, v in c["metrics"].items()), markup=False)
+    prov = c.get("provenance") or {}
+    if prov:
+        console.print(f"  run: {prov.get('time')}, device {prov.get('device')}, {prov.get('torch_threads')} threads, "
+                      f"versions {prov.get('versions')}", markup=False)
+
+
+@app.command("rm")
+def remove(ids: Annotated[list[int], typer.Argument(help="Clustering ids to remove.", show_default=False)]):
+    """Remove recorded clusterings (catalog rows and stored labels); an obs column that no remaining
+    clustering records is removed from its dataset too."""
+    out = api.remove_clusterings(home(), ids)
+    emit(out, lambda c: render_removed(c, out.to_dict()))
+
+
+@app.command("prune")
+def prune(
+    dataset: DatasetFilter = None,
+    all_sweeps: Annotated[bool, typer.Option("--all-sweeps", help="Also remove the resolution each sweep chose.")] = False,
+):
+    """Remove the resolutions of sweeps (and of --gamma auto) that were not chosen; results of
+    `cellwak cluster` stay."""
+    out = api.prune_clusterings(home(), dataset, keep_chosen=not all_sweeps)
+    emit(out, lambda c: render_removed(c, out.to_dict()))
+
+
+def render_removed(console, out: dict) -> None:
+    from rich.markup import escape
+
+    ids = out["removed"]
+    console.print(f"removed {len(ids)} clustering{'s' if len(ids) != 1 else ''}" + (f": #{', #'.join(map(str, ids))}" if 0 < len(ids) <= 12 else ""))
+    for name, columns in out["dropped_columns"].items():
+        console.print(f"  {escape(name)}: dropped {len(columns)} obs column{'s' if len(columns) != 1 else ''} no clustering records")

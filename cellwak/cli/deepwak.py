@@ -2,28 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
+from .. import api
 from .train import TRAIN_OVERRIDES, model_command
 
 PUBLISHED_TRAINING = {"optimizer": "adam-reset", "test_every_step": True}
+D, C = api.model_defaults("deepwak"), api.model_choices("deepwak")
 
 
 @model_command("deepwak")
 def deepwak(
-    heads: Annotated[int, typer.Option(help="Heads in the block (V2).")] = 5,
-    clusters: Annotated[int, typer.Option(help="Maximum clusters c (partitioner outputs); the number used emerges.")] = 14,
-    dim: Annotated[int, typer.Option(help="Embedding dimensions d (obsm['X_deepwak']).")] = 14,
-    variant: Annotated[str, typer.Option(help="v2 (the published head, block and consensus) or v1 (the README model).")] = "v2",
-    pool: Annotated[str, typer.Option(help="How the block combines its heads: sum (screen/main.jl) or linear (MSDeePWAK).")] = "sum",
-    wak_norm: Annotated[str, typer.Option(help="WAK normalisation: col (as published; trains faster and lower on the "
-                                          "embryo screen) or row (proper weighted averages).")] = "col",
-    scaling: Annotated[str, typer.Option(help="sample (each cell by its largest |value|, as published), feature or none.")] = "sample",
-    alpha: Annotated[float, typer.Option(help="V1 only: weight of the entropy of the gate w.")] = 0.1,
-    beta: Annotated[float, typer.Option(help="V1 only: weight of the soft modularity.")] = 0.1,
-    gamma: Annotated[float, typer.Option(help="V1 only: resolution of the soft modularity.")] = 1.0,
+    heads: Annotated[int, typer.Option(help="Heads in the block (V2).")] = D["heads"],
+    clusters: Annotated[int, typer.Option(help="Maximum clusters c (partitioner outputs); the number used emerges.")] = D["clusters"],
+    dim: Annotated[int, typer.Option(help="Embedding dimensions d (obsm X_deepwak).")] = D["dim"],
+    variant: Annotated[Literal[C["variant"]], typer.Option(help="v2 (the published head, block and consensus) or v1 "
+                                                               "(the README model).")] = D["variant"],
+    pool: Annotated[Literal[C["pool"]], typer.Option(help="How the block combines its heads: sum (screen/main.jl) or "
+                                                         "linear (MSDeePWAK).")] = D["pool"],
+    wak_norm: Annotated[Literal[C["wak_norm"]], typer.Option(help="WAK normalisation: col (as published; trains faster and "
+                                                                  "lower on the embryo screen) or row (weighted averages).")] = D["wak_norm"],
+    scaling: Annotated[Literal[C["scaling"]], typer.Option(help="sample (each cell by its largest |value|, as published), "
+                                                               "feature or none.")] = D["scaling"],
+    alpha: Annotated[float, typer.Option(help="V1 only: weight of the entropy of the gate w.")] = D["alpha"],
+    beta: Annotated[float, typer.Option(help="V1 only: weight of the soft modularity.")] = D["beta"],
+    gamma: Annotated[float, typer.Option(help="V1 only: resolution of the soft modularity.")] = D["gamma"],
     published: Annotated[bool, typer.Option("--published", help="The published optimiser: Adam rebuilt every step "
                                             "(sign steps + unscaled decay), test loss after every step.")] = False,
 ) -> dict:
@@ -31,10 +36,10 @@ def deepwak(
 
     Trains the block of heads, then the consensus partitioner and the consensus encoder with the
     heads frozen (1,000 epochs each unless --epochs says otherwise, e.g.
-    --epochs block=1000,consensus_partitioner=100,consensus_encoder=100). Writes
-    obsm['X_deepwak'] (consensus embedding), obsm['deepwak_soft'], obs['deepwak_cluster'] and
-    obs['deepwak_head1'...] into the dataset. Tables only: for images, train on an embedding
-    (--rep X_pca or a feature extractor's).
+    --epochs block=1000,consensus_partitioner=100,consensus_encoder=100). Writes obsm X_deepwak
+    (consensus embedding) and deepwak_soft, obs deepwak_cluster and deepwak_head1... into the
+    dataset. Tables only: for images, train on an embedding (--rep X_cellwak_pca or a feature
+    extractor's).
     """
     settings = {"heads": heads, "clusters": clusters, "dim": dim, "variant": variant, "pool": pool,
                 "wak_norm": wak_norm, "scaling": scaling, "alpha": alpha, "beta": beta, "gamma": gamma}

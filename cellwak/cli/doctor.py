@@ -6,48 +6,56 @@ from typing import Annotated
 
 import typer
 
-from ._state import emit, state
+from .. import api
+from ._state import emit, home
 
 
 def doctor(
     no_r: Annotated[bool, typer.Option("--no-r", help="Skip the R checks.")] = False,
     no_julia: Annotated[bool, typer.Option("--no-julia", help="Skip the Julia checks.")] = False,
 ):
-    """Check Python, torch (device, threads), R and rpy2 with the R packages, Julia and juliacall."""
-    from ..doctor import collect
-
-    report = collect(state.home, check_r=not no_r, check_julia=not no_julia)
-    emit(report, lambda c: _render(c, report))
+    """Check Python, torch (device, threads), R and rpy2 with the R packages, Julia and juliacall,
+    and the dashboard. Exit status 1 when the core (cellwak, Python, torch) is not usable."""
+    report = api.doctor(home(), check_r=not no_r, check_julia=not no_julia)
+    emit(report, lambda c: render(c, report))
     return 0 if report["ok"] else 1
 
 
-def _render(console, rep: dict):
+def render(console, rep: dict) -> None:
+    from rich.markup import escape
+
     mark = {"ok": "[green]ok[/]", "partial": "[yellow]partial[/]", "missing": "[yellow]missing[/]",
             "error": "[red]error[/]", "skipped": "[dim]skipped[/]"}
+
+    def detail(part: dict) -> str:  # install hints hold brackets: pip install 'cellwak[julia]'
+        return f"  {escape(part['detail'])}" if part.get("detail") else ""
+
     c = rep["cellwak"]
-    console.print(f"cellwak {c['version']}  {mark[c['status']]}  ({c['location']})")
+    console.print(f"cellwak {c['version']}  {mark[c['status']]}  ({escape(c['location'])})" + detail(c))
     for k, v in c["resources"].items():
-        console.print(f"  {k + '/':8} {v or '[red]missing[/]'}")
+        console.print(f"  {k + '/':8} {escape(v) if v else '[red]missing[/]'}")
     p = rep["python"]
-    console.print(f"python  {p['version']}  {mark['ok']}  ({p['executable']}, {p['cpus']} CPUs)")
+    console.print(f"python  {p['version']}  {mark['ok']}  ({escape(p['executable'])}, {p['cpus']} CPUs)")
     t = rep["torch"]
     if t["status"] == "ok":
         gpu = f", GPUs: {', '.join(t['gpus'])}" if t.get("gpus") else ""
-        console.print(f"torch   {t['version']}  {mark['ok']}  (device {t['device']}, {t['threads']} threads{gpu})")
+        console.print(f"torch   {t['version']}  {mark['ok']}  (device {t['device']}, {t['threads']} threads{escape(gpu)})")
     else:
-        console.print(f"torch   {mark[t['status']]}  {t['detail']}")
+        console.print(f"torch   {mark[t['status']]}" + detail(t))
     r = rep["r"]
-    line = f"R       {r.get('version', '')}  {mark[r['status']]}"
-    console.print(line + (f"  {r['detail']}" if r.get("detail") else ""))
+    console.print(f"R       {escape(r.get('version', ''))}  {mark[r['status']]}" + detail(r))
     if r.get("packages"):
-        console.print("  packages: " + ", ".join(f"{k} {v or '[red]missing[/]'}" for k, v in r["packages"].items()))
+        console.print("  packages: " + ", ".join(f"{k} {escape(v) if v else '[red]missing[/]'}"
+                                                 for k, v in r["packages"].items()))
     if "rpy2" in r:
         rp = r["rpy2"]
-        console.print(f"  rpy2 {rp.get('version', '')} {mark[rp['status']]}" + (f"  {rp['detail']}" if rp.get("detail") else ""))
+        console.print(f"  rpy2 {escape(rp.get('version', ''))} {mark[rp['status']]}" + detail(rp))
     j = rep["julia"]
-    console.print(f"julia   {j.get('version', '')}  {mark[j['status']]}" + (f"  {j['detail']}" if j.get("detail") else ""))
+    console.print(f"julia   {escape(j.get('version', ''))}  {mark[j['status']]}" + detail(j))
     if "juliacall" in j:
         jc = j["juliacall"]
-        console.print(f"  juliacall {mark[jc['status']]}" + (f"  {jc['detail']}" if jc.get("detail") else ""))
+        console.print(f"  juliacall {mark[jc['status']]}" + detail(jc))
+    tui = rep["tui"]
+    console.print(f"tui     {mark[tui['status']]}" + detail(tui))
     w = rep["workspace"]
-    console.print(f"workspace {w['home']}  ({w['datasets']} datasets{'' if w['exists'] else ', not created yet'})")
+    console.print(f"workspace {escape(w['home'])}  ({w['datasets']} datasets{'' if w['exists'] else ', not created yet'})")

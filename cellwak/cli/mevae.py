@@ -2,37 +2,46 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
+from .. import api
 from .train import model_command
+
+D, C = api.model_defaults("mevae"), api.model_choices("mevae")
+DV, CV = api.model_defaults("vae"), api.model_choices("vae")
 
 
 @model_command("mevae")
 def mevae(
-    dim: Annotated[int, typer.Option(help="Latent dimensions (obsm['X_mevae']).")] = 32,
-    encoders: Annotated[int, typer.Option(help="Encoders: 1 sees a random rotation, 2 a random polarity, more see the target.")] = 2,
-    combine: Annotated[str, typer.Option(help="How codes combine: product (published), mean or concat (ablations).")] = "product",
-    loss: Annotated[str, typer.Option(help="faithful (the published log-variance inconsistency) or clean.")] = "faithful",
-    export: Annotated[str, typer.Option(help="Features from the means (deterministic) or stochastic (sampled, as published).")] = "mean",
+    dim: Annotated[int, typer.Option(help="Latent dimensions (obsm X_mevae).")] = D["dim"],
+    encoders: Annotated[int, typer.Option(help="Encoders: 1 sees a random rotation, 2 a random polarity, more see the "
+                                               "target.")] = D["encoders"],
+    combine: Annotated[Literal[C["combine"]], typer.Option(help="How codes combine: product (published), mean or "
+                                                                "concat (ablations).")] = D["combine"],
+    loss: Annotated[Literal[C["loss"]], typer.Option(help="faithful (the published log-variance inconsistency) or "
+                                                          "clean.")] = D["loss"],
+    export: Annotated[Literal[C["export"]], typer.Option(help="Features from the means (deterministic) or stochastic "
+                                                              "(sampled, as published).")] = D["export"],
 ) -> dict:
     """ME-VAE: encoders on rotation- and polarity-randomised copies of each cell, the product of
     their codes decoded into the canonical cell (major axis vertical, one polarity).
 
-    Writes obsm['X_mevae']; then `cellwak cluster --rep X_mevae --gamma auto`.
+    Writes obsm X_mevae; then `cellwak cluster --rep X_mevae --gamma auto`.
     """
     return {"dim": dim, "encoders": encoders, "combine": combine, "loss": loss, "export": export}
 
 
 @model_command("vae")
 def vae(
-    dim: Annotated[int, typer.Option(help="Latent dimensions (obsm['X_vae']).")] = 32,
-    beta: Annotated[float, typer.Option(help="Weight of the KL term (1: VAE; above 1: beta-VAE).")] = 1.0,
-    export: Annotated[str, typer.Option(help="Features from the means (deterministic) or stochastic.")] = "mean",
+    dim: Annotated[int, typer.Option(help="Latent dimensions (obsm X_vae).")] = DV["dim"],
+    beta: Annotated[float, typer.Option(help="Weight of the KL term (1: VAE; above 1: beta-VAE).")] = DV["beta"],
+    export: Annotated[Literal[CV["export"]], typer.Option(help="Features from the means (deterministic) or "
+                                                               "stochastic.")] = DV["export"],
 ) -> dict:
     """VAE / beta-VAE on ME-VAE's backbone, reconstructing each crop as it is: the baseline.
 
-    Writes obsm['X_vae'].
+    Writes obsm X_vae.
     """
     return {"dim": dim, "beta": beta, "export": export}

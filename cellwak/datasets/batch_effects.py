@@ -49,13 +49,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..choices import COMPOSITIONS
+
 GAIN = 0.3  # gain a_c ~ U(1 - GAIN s, 1 + GAIN s)
 OFFSET = 0.1  # offset b_c ~ U(-OFFSET s, OFFSET s), in units of the full range
 LOG_GAMMA = 0.35  # gamma g_c = exp(U(-LOG_GAMMA s, LOG_GAMMA s))
 BLUR_SIGMAS = (0.0, 0.5, 1.0)  # blur sigma (pixels) = s * one of these
 NOISE_SD = 0.02  # noise standard deviation = NOISE_SD s, in units of the full range
 DIRICHLET_ALPHA = 2.0
-COMPOSITIONS = ("dirichlet", "uniform")
+
 _BLOCK_CELLS = 2048  # cells transformed at a time (bounds the float32 working copy)
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..progress import NULL
+from .exact import KNN
+from .repair import repair as repair_lists
 
 HNSW_DEFAULTS = {"M": 32, "ef_construction": 100, "ef": 64}
 
@@ -30,9 +32,6 @@ def hnsw_knn(X, k: int, *, M: int = HNSW_DEFAULTS["M"], ef_construction: int = H
     """
     import hnswlib
     import torch
-
-    from .knn import KNN
-    from .repair import repair as repair_lists
 
     X = np.ascontiguousarray(X, dtype=np.float32)
     n, dim = X.shape

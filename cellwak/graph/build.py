@@ -18,9 +18,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from .kernels import EPS
-from .knn import KNN
-
-WEIGHTS = ("binary", "inverse", "umap", "gaussian", "jaccard")
+from ..choices import WEIGHTS
+from .exact import KNN
 SYMMETRIZE = ("union", "mutual", "fuzzy")
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .knn import KNN, exact_knn
+from .exact import KNN, exact_knn
 
 PROBE = 3           # how many of each cell's nearest neighbours are checked for the trace of a miss
 REPAIR_PASSES = 2

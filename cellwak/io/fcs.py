@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from .options import COMMON_OPTIONS, ReadOptions
+from .registry import Loaded, register_reader
 
 _NOT_FLUORESCENCE = re.compile(r"^(FSC|SSC|Time|Event)", re.IGNORECASE)
 
@@ -47,3 +49,15 @@ def read_fcs(path: Path, arcsinh: float | None):
         X[:, fluor] = np.arcsinh(X[:, fluor] / np.float32(arcsinh))
         var["arcsinh_cofactor"] = np.where(fluor, float(arcsinh), np.nan)
     return X, var
+
+
+def _read(path: Path, opts: ReadOptions) -> Loaded:
+    import anndata as ad
+
+    X, var = read_fcs(path, opts.arcsinh)
+    adata = ad.AnnData(X=X, var=var, obs=pd.DataFrame(index=pd.RangeIndex(X.shape[0]).astype(str)))
+    return Loaded(adata, {"arcsinh_cofactor": float(opts.arcsinh)} if opts.arcsinh else {})
+
+
+register_reader("fcs", kind="FCS files", suffixes=(".fcs",), read=_read, options=COMMON_OPTIONS | {"arcsinh"},
+                description="flow and mass cytometry events (FCS 2.0/3.x); channels become features")

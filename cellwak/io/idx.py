@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from .options import COMMON_OPTIONS, ReadOptions
+from .registry import Loaded, register_reader
 
 _DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 IDX_NAME = re.compile(r"(-|\.)idx\d-ubyte(\.gz)?$|\.idx(\.gz)?$", re.IGNORECASE)
@@ -52,3 +54,26 @@ def sibling_labels(images_path: Path) -> Path | None:
 def idx_images_in(folder: Path) -> Path | None:
     found = sorted(p for p in folder.iterdir() if p.is_file() and is_idx(p) and "idx3" in p.name)
     return found[0] if len(found) == 1 else None
+
+
+def _read(path: Path, opts: ReadOptions) -> Loaded:
+    from .images import image_anndata
+
+    images_path = idx_images_in(path) if path.is_dir() else path
+    if images_path is None:
+        raise InputError(f"{path}: no single *-images-idx3-ubyte file in this folder", "point to the images file")
+    arr = read_idx(images_path)
+    if arr.ndim not in (3, 4):
+        raise InputError(f"{images_path} holds an array of shape {arr.shape}, not images",
+                         "pass the images file (idx3), and its labels with --labels")
+    adata = image_anndata(arr[:, None] if arr.ndim == 3 else np.ascontiguousarray(arr))
+    return Loaded(adata, {"source": str(images_path.resolve())}, labels_file=sibling_labels(images_path))
+
+
+def _sniff(path: Path) -> bool:
+    return idx_images_in(path) is not None if path.is_dir() else is_idx(path)
+
+
+register_reader("idx", kind="MNIST idx files", read=_read, options=COMMON_OPTIONS, sniff=_sniff, folders=True,
+                suffixes=(".idx", ".idx.gz", "-idx1-ubyte", "-idx1-ubyte.gz", "-idx3-ubyte", "-idx3-ubyte.gz"),
+                description="MNIST-style idx images (labels picked up from the matching idx1 file)")

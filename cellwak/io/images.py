@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, short_list
+from .options import COMMON_OPTIONS, ReadOptions, flag
+from .registry import Loaded, register_reader
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
 _IMAGE_KEYS = ("images", "x", "X", "data", "imgs", "arr_0")
@@ -166,3 +168,30 @@ def read_image_folder(path: Path):
     if not top:
         obs["label"] = [r.parts[0] for r in rel]
     return images, obs
+
+
+def _read_arrays(path: Path, opts: ReadOptions) -> Loaded:
+    kind, (data, obs, extra) = read_array_file(path, opts.channels_last)
+    if kind == "images":
+        adata = image_anndata(data, obs)
+    else:
+        import anndata as ad
+
+        if opts.channels_last is not None:
+            raise InputError(f"{flag('channels_last', opts.channels_last)} does not apply to {path}: it holds a "
+                             f"{data.shape[0]} x {data.shape[1]} feature matrix, not images", "remove it")
+        adata = ad.AnnData(X=np.asarray(data), obs=obs,
+                           var=pd.DataFrame(index=[f"f{j}" for j in range(data.shape[1])]))
+    return Loaded(adata, extra, label_key="label" if "label" in obs else None)
+
+
+def _read_folder(path: Path, opts: ReadOptions) -> Loaded:
+    images, obs = read_image_folder(path)
+    return Loaded(image_anndata(images, obs), label_key="label" if "label" in obs else None)
+
+
+register_reader("npz", kind="NumPy image or feature arrays", suffixes=(".npz", ".npy"), read=_read_arrays,
+                options=COMMON_OPTIONS | {"channels_last"},
+                description="images (N,C,H,W)/(N,H,W,C)/(N,H,W) or features (N,D), with optional labels")
+register_reader("folder", kind="folders of per-cell TIFF/PNG images", read=_read_folder, folders=True,
+                description="one image file per cell; a first-level subfolder name is the cell's class")

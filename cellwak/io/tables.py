@@ -14,8 +14,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, short_list
-from .options import ReadOptions
-from .validate import require_columns
+from .identifiers import check_forced_features, is_identifier_name, keep_identifiers
+from .options import COMMON_OPTIONS, ReadOptions
+from .registry import Loaded, register_reader
+from .validate import check_not_empty, check_unique_ids, require_columns
 
 SCHEMA_BLOCK = 4 << 20  # bytes of text from which column types are inferred
 READ_BLOCK = 1 << 20  # parse block: small blocks keep the memory held by Arrow small
@@ -72,12 +74,14 @@ def _count_lines(path: Path) -> int:
     return lines + (last != b"\n")
 
 
-def _csv_batches(path: Path, schema, features: list[str]):
-    """(row upper bound, record batches) with feature columns parsed straight to float32."""
+def _csv_batches(path: Path, schema, features: list[str], candidates=()):
+    """(row upper bound, record batches) with feature columns parsed straight to float32 (and
+    identifier candidates to float64, which takes any number a later row may hold)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    types = {f.name: (pa.float32() if f.name in features else f.type) for f in schema}
+    types = {f.name: (pa.float32() if f.name in features else pa.float64() if f.name in candidates else f.type)
+             for f in schema}
     stream = _csv_stream(path)
     reader = pacsv.open_csv(stream, read_options=pacsv.ReadOptions(block_size=READ_BLOCK),
                             parse_options=pacsv.ParseOptions(delimiter=_delimiter(path)),
@@ -128,10 +132,11 @@ def _is_numeric(arrow_type) -> bool:
 
 
 def read_table(path: Path, fmt: str, opts: ReadOptions, external_columns=()):
-    """Read a table into (X float32, feature names, obs DataFrame, id column).
+    """Read a table into (X float32, feature names, obs DataFrame, id column, kept_as_metadata).
 
     ``external_columns`` are names that may instead be found in an ``--obs`` file, so an option
-    naming one of them is not an error here.
+    naming one of them is not an error here. ``kept_as_metadata`` maps the identifier-like numeric
+    columns kept out of the features (see :mod:`.identifiers`) to the reason.
     """
     import pyarrow as pa
 
@@ -154,13 +159,16 @@ def read_table(path: Path, fmt: str, opts: ReadOptions, external_columns=()):
     for col in opts.meta:
         require_columns({"--meta": col}, names, str(path))
     meta_cols = {c for c in (id_col, opts.label, opts.batch, *opts.meta) if c in names}
-    features = [f.name for f in schema if _is_numeric(f.type) and f.name not in meta_cols]
+    numeric = [f.name for f in schema if _is_numeric(f.type) and f.name not in meta_cols]
+    check_forced_features(opts.features, names, numeric, meta_cols, schema, path)
+    candidates = [c for c in numeric if c not in opts.features and is_identifier_name(c)]
+    features = [c for c in numeric if c not in candidates]
     obs_cols = [n for n in names if n not in features]
     try:
         if fmt == "parquet":
             n_rows, batches = pf.metadata.num_rows, pf.iter_batches(batch_size=1 << 16)
         else:
-            n_rows, batches = _csv_batches(path, schema, features)
+            n_rows, batches = _csv_batches(path, schema, features, candidates)
         X, parts = _fill(batches, n_rows, features, obs_cols)
     except pa.ArrowInvalid as exc:
         msg = _first_line(exc)
@@ -170,15 +178,20 @@ def read_table(path: Path, fmt: str, opts: ReadOptions, external_columns=()):
         raise InputError(f"cannot parse {path}: {msg}", fix) from None
     except (OSError, EOFError) as exc:
         raise InputError(f"cannot read {path} ({_first_line(exc)})", "the file is corrupt or truncated") from None
-    if not features:
+    if not numeric:
         if X.shape[0] == 0:
             raise InputError(f"{path} has no cells (no data rows after the header)", "check that the file is complete")
         raise InputError(f"{path} has no numeric feature columns (columns: {short_list(names, 8)})",
                          "features must be numbers; check the delimiter and the header")
-    columns = {c: pa.chunked_array(p, type=schema.field(c).type) for c, p in parts.items()}
+    columns = {c: pa.chunked_array(p, type=p[0].type if p else schema.field(c).type) for c, p in parts.items()}
     _refuse_almost_numeric(columns, meta_cols, path)
     obs = pd.DataFrame({c: columns[c].to_pandas() for c in obs_cols})
-    return X, features, obs, id_col
+    X, features, kept = keep_identifiers(X, features, numeric, candidates, obs)
+    if not features:
+        listed = short_list([f"{c}: {r}" for c, r in kept.items()], 3)
+        raise InputError(f"{path} has no features left: every numeric column looks like an identifier ({listed})",
+                         f"pass --feature {next(iter(kept))} (repeatable) to use such a column as a feature")
+    return X, features, obs, id_col, kept
 
 
 def _refuse_almost_numeric(columns: dict, declared: set, path: Path) -> None:
@@ -225,3 +238,37 @@ def read_obs_table(path: Path) -> pd.DataFrame:
     except Exception as exc:  # pandas raises many types for malformed text
         raise InputError(f"cannot read --obs file {path} ({_first_line(exc)})",
                          "it must be a CSV/TSV/Parquet table with a header") from None
+
+
+def _read(path: Path, opts: ReadOptions) -> Loaded:
+    """A table -> AnnData; --id and --obs are applied here (the --obs file may hold the IDs)."""
+    import anndata as ad
+
+    external = tuple(read_obs_table(Path(opts.obs_file).expanduser()).columns) if opts.obs_file else ()
+    fmt = "parquet" if path.name.lower().endswith((".parquet", ".pq")) else "csv"
+    X, features, obs, id_col, kept = read_table(path, fmt, opts, external)
+    check_not_empty(X.shape[0], X.shape[1], str(path))
+    if id_col is not None and id_col in obs:
+        ids = obs.pop(id_col).astype(str)
+        obs.index = pd.Index(ids.to_numpy())
+        check_unique_ids(obs.index, id_col)
+    else:
+        obs.index = pd.RangeIndex(X.shape[0]).astype(str)
+    if opts.obs_file is not None:
+        from .labels import merge_obs_file
+
+        obs = merge_obs_file(obs, opts.obs_file, id_col)
+    adata = ad.AnnData(X=X, obs=obs, var=pd.DataFrame(index=pd.Index(features, dtype=str)))
+    info = {"id_key": id_col} if id_col else {}
+    if kept:
+        info["kept_as_metadata"] = kept
+    return Loaded(adata, info, handled=frozenset({"id", "obs_file"}))
+
+
+TABLE_OPTIONS = COMMON_OPTIONS | {"meta", "features"}
+register_reader("csv", kind="CSV/TSV tables", suffixes=(".csv", ".tsv", ".tab", ".txt", ".csv.gz", ".tsv.gz",
+                                                        ".tab.gz", ".txt.gz"),
+                read=_read, options=TABLE_OPTIONS,
+                description="one row per cell; numeric columns are features, the others per-cell metadata")
+register_reader("parquet", kind="Parquet tables", suffixes=(".parquet", ".pq"), read=_read, options=TABLE_OPTIONS,
+                description="one row per cell; numeric columns are features, the others per-cell metadata")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..atomic import atomic_path
 from ..errors import ConflictError, InputError
 
 
@@ -29,8 +29,7 @@ def export(adata, out, *, force: bool = False) -> Path:
     """
     out = check_export_target(out, force)
     suffix = out.suffix.lower()
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_path(out) as tmp:
         if suffix == ".h5ad":
             write_h5ad(adata, tmp)
         else:
@@ -39,10 +38,6 @@ def export(adata, out, *, force: bool = False) -> Path:
             frame = pd.concat([adata.obs, frame], axis=1)
             frame.index.name = "cell_id"
             frame.to_csv(tmp)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return out
 
 

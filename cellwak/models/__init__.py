@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import InputError
+from .settings import choices
 
 # modules that register models when imported
 _MODULES = ("cellwak.models.autoencoder", "cellwak.models.deepwak", "cellwak.models.dino", "cellwak.models.mevae", "cellwak.models.vime")
@@ -52,6 +53,15 @@ def _load_all():
                 raise
 
 
+def model_defaults(name: str) -> dict:
+    """Default settings of ``name`` without importing the model (no torch): for the faces."""
+    from .settings import DEFAULTS
+
+    if name not in DEFAULTS:
+        raise InputError(f"unknown model {name!r}", f"choose one of {', '.join(sorted(DEFAULTS))}")
+    return dict(DEFAULTS[name])
+
+
 def list_models() -> list[str]:
     _load_all()
     return sorted(_REGISTRY)
@@ -74,6 +84,10 @@ def create_task(name: str, data, labels=None, cells=None, **config):
     if unknown:
         raise InputError(f"model {name!r} has no setting {unknown[0]!r}", f"its settings: {', '.join(sorted(entry.defaults))}")
     settings = {**entry.defaults, **config}
+    for key, allowed in choices(name).items():
+        if settings[key] not in allowed:
+            flag = "--" + key.replace("_", "-")
+            raise InputError(f"unknown {flag} {settings[key]!r} for model {name!r}", f"choose one of {', '.join(map(str, allowed))}")
     if entry.uses_cells:
         return entry.factory(data, cells=cells if cells is not None else NoCells(), **settings)
     if entry.uses_labels:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import torch
 
-from ..tl._leiden import relabel_by_size
+from ..graph.leiden import relabel_by_size
 from ..train.task import Stage, Task
 
 OUTPUT_CHUNK = 8192

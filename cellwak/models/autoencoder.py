@@ -16,6 +16,7 @@ from torch.nn import functional as F
 from ..errors import InputError
 from ..train.task import Stage, Task
 from . import register
+from .settings import DEFAULTS as MODEL_DEFAULTS
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
@@ -54,7 +55,7 @@ class AutoEncoderTask(Task):
         return {"obsm/X_ae": torch.cat(parts).numpy()}
 
 
-@register("ae", defaults={"latent": 8, "hidden": 0, "activation": "tanh"}, data_kind="table",
+@register("ae", defaults=MODEL_DEFAULTS["ae"], data_kind="table",
           description="MLP autoencoder (features -> m/2 -> latent), MSE; writes obsm['X_ae']")
 def autoencoder(data, *, latent: int, hidden: int, activation: str) -> AutoEncoderTask:
     if activation not in ACTIVATIONS:

@@ -22,6 +22,7 @@ from torch import nn
 
 from ..errors import InputError
 from . import register
+from .settings import DEFAULTS as MODEL_DEFAULTS
 from ._deepwak_layers import (EPS, entropy_bits, halving_widths, mlp, pairwise_distance, partitioner, pwak,
                               softmod_v1, wak, xavier)
 from ._deepwak_task import DeePWAKTask
@@ -173,10 +174,7 @@ def partitioner_size(m: int, c: int, hidden_layers: int = 3) -> int:
     return m * w + w + hidden_layers * (w * w + w) + w * c + c
 
 
-DEFAULTS = {
-    "variant": "v2", "heads": 5, "dim": 14, "clusters": 14, "pool": "sum", "wak_norm": "col",
-    "scaling": "sample", "alpha": 0.1, "beta": 0.1, "gamma": 1.0,
-}
+DEFAULTS = MODEL_DEFAULTS["deepwak"]
 
 
 @register("deepwak", defaults=DEFAULTS, data_kind="table",

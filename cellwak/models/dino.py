@@ -41,6 +41,8 @@ from torch.nn import functional as F
 from ..errors import InputError
 from ..train.task import Stage, Task
 from . import register
+from .settings import CHOICES as MODEL_CHOICES
+from .settings import DEFAULTS as MODEL_DEFAULTS
 from ._dino_nets import Network, make_backbone
 from ._dino_views import PartnerSampler, cross_batch_neighbours, multi_crop
 
@@ -202,10 +204,8 @@ class DINOTask(Task):
         return {"obsm/X_dino": torch.cat(parts).numpy()}
 
 
-DEFAULTS = {"backbone": "cnn", "width": 32, "prototypes": 1024, "hidden": 512, "bottleneck": 128, "local_crops": 2,
-            "pairs": "same", "condition": "", "centering": "single", "barlow_weight": 0.0, "normalise": "dataset",
-            "momentum": 0.996, "neighbours": 10, "global_scale": 0.6, "jitter": 0.5}
-PAIRS = ("same", "condition", "neighbours")
+DEFAULTS = MODEL_DEFAULTS["dino"]
+PAIRS = MODEL_CHOICES["dino"]["pairs"]
 
 
 @register("dino", defaults=DEFAULTS, data_kind="image", uses_cells=True,

@@ -30,9 +30,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import InputError
-from ..pp.transforms import align, canonical, randomised_views
+from .transforms import align, canonical, randomised_views
 from ..train.task import Stage, Task
 from . import register
+from .settings import DEFAULTS as MODEL_DEFAULTS
 
 FILTERS = (16, 32, 64)
 
@@ -164,7 +165,7 @@ def _prepare(data, dim: int) -> tuple[torch.Tensor, int]:
     return (X / torch.where(top > 0, top, torch.ones_like(top))).contiguous(), size  # per-image max, as published
 
 
-@register("mevae", defaults={"dim": 32, "encoders": 2, "combine": "product", "loss": "faithful", "export": "mean"},
+@register("mevae", defaults=MODEL_DEFAULTS["mevae"],
           data_kind="image", description="ME-VAE: encoders on rotation- and polarity-randomised copies, product of codes")
 def create_mevae(data, *, dim, encoders, combine, loss, export) -> ImageVAETask:
     if encoders < 2:
@@ -182,7 +183,7 @@ def create_mevae(data, *, dim, encoders, combine, loss, export) -> ImageVAETask:
     return ImageVAETask("mevae", model, targets, crops, config)
 
 
-@register("vae", defaults={"dim": 32, "beta": 1.0, "export": "mean"}, data_kind="image",
+@register("vae", defaults=MODEL_DEFAULTS["vae"], data_kind="image",
           description="VAE / beta-VAE baseline on ME-VAE's backbone, reconstructing the crop as it is")
 def create_vae(data, *, dim, beta, export) -> ImageVAETask:
     if beta < 0:

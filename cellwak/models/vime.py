@@ -33,6 +33,7 @@ from torch.nn import functional as F
 from ..errors import InputError
 from ..train.task import Stage, Task
 from . import register
+from .settings import DEFAULTS as MODEL_DEFAULTS
 
 
 def corrupt(x: torch.Tensor, p_m: float, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -128,8 +129,7 @@ class VIMETask(Task):
         return out
 
 
-DEFAULTS = {"hidden": 0, "p_m": 0.3, "alpha": 2.0, "beta": 1.0, "k": 3, "label_fraction": 0.1,
-            "self_epochs": 10, "semi_epochs": 20}
+DEFAULTS = MODEL_DEFAULTS["vime"]
 
 
 @register("vime", defaults=DEFAULTS, data_kind="table", uses_labels=True,

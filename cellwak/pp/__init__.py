@@ -1,5 +1,9 @@
-"""Preprocessing: scaled features and representations (``cellwak.pp``)."""
+"""Preprocessing (``cellwak.pp``): the neighbour graph, scaled features and representations.
 
-from .representation import is_image_dataset, pca, representation, scaled_features
+    cw.pp.neighbors(adata, n_neighbors=15)     # kNN graph under cellwak's own keys
+"""
 
-__all__ = ["representation", "scaled_features", "pca", "is_image_dataset"]
+from ._neighbors import neighbors
+from .representation import PCA_KEY, is_image_dataset, pca, representation, scaled_features
+
+__all__ = ["neighbors", "representation", "scaled_features", "pca", "is_image_dataset", "PCA_KEY"]

@@ -1,6 +1,8 @@
 """The matrix a graph is built on: scaled features, PCA, or an embedding the user names.
 
-Writes ``obsm['X_pca']``, ``varm['PCs']`` and ``uns['pca']`` (scanpy's keys) when PCA runs.
+When it computes a PCA it writes cellwak's own keys, ``obsm['X_cellwak_pca']``,
+``varm['cellwak_PCs']`` (tables) and ``uns['cellwak_pca']``, never scanpy's ``X_pca``/``PCs``/``pca``:
+a user's own PCA (and the UMAP computed from it) stays as it was.
 """
 
 from __future__ import annotations
@@ -48,10 +50,13 @@ def pca(X: np.ndarray, n_comps: int, seed: int = 0):
     return scores, model.components_.astype(np.float32), model.explained_variance_ratio_
 
 
+PCA_KEY = "X_cellwak_pca"
+
+
 def representation(adata, rep: str | None = None, n_pcs: int = 50, seed: int = 0) -> tuple[np.ndarray, dict]:
     """The matrix to build a graph on, and a description of it for provenance.
 
-    ``rep``: a key of ``obsm`` (``X_pca``, ``X_mevae``, ...) or ``X`` for the scaled features.
+    ``rep``: a key of ``obsm`` (``X_cellwak_pca``, ``X_mevae``, ...) or ``X`` for the scaled features.
     Default: PCA with ``n_pcs`` components of the scaled features; when the data have no more
     than ``n_pcs`` features PCA is only a rotation, so the scaled features are used directly.
     """
@@ -72,12 +77,12 @@ def representation(adata, rep: str | None = None, n_pcs: int = 50, seed: int = 0
     if X.shape[1] <= n_pcs:
         return X, {"rep": "X", "scaling": _scaling(adata), "pca": "skipped: no more features than --n-pcs"}
     scores, components, ratio = pca(X, n_pcs, seed)
-    adata.obsm["X_pca"] = scores
+    adata.obsm[PCA_KEY] = scores
     if not is_image_dataset(adata):
-        adata.varm["PCs"] = components.T
-    adata.uns["pca"] = {"variance_ratio": ratio.astype(np.float32),
-                        "params": {"n_comps": int(scores.shape[1]), "seed": int(seed), "scaling": _scaling(adata)}}
-    return scores, {"rep": "X_pca", "n_pcs": int(scores.shape[1]), "scaling": _scaling(adata),
+        adata.varm["cellwak_PCs"] = components.T
+    adata.uns["cellwak_pca"] = {"variance_ratio": ratio.astype(np.float32),
+                                "params": {"n_comps": int(scores.shape[1]), "seed": int(seed), "scaling": _scaling(adata)}}
+    return scores, {"rep": PCA_KEY, "n_pcs": int(scores.shape[1]), "scaling": _scaling(adata),
                     "explained_variance": round(float(ratio.sum()), 4)}
 
 

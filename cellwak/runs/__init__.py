@@ -15,10 +15,11 @@ point), ``store`` (catalog rows, liveness), ``recorder`` (catalog and log record
 
 from .control import cancel, launch, read_log, resume, show, submit, wait, worker_command
 from .execute import RunFailed, execute, write_outputs
-from .outputs import embed, loss_curves, run_outputs
+from .eta import run_progress
+from .outputs import embed, export_metrics, loss_curves, run_outputs
 from .request import Prepared, TrainRequest, prepare, training_array
 from .store import ACTIVE, RESUMABLE, TERMINAL, RunStore
 
 __all__ = ["ACTIVE", "Prepared", "RESUMABLE", "RunFailed", "RunStore", "TERMINAL", "TrainRequest", "cancel",
-           "embed", "execute", "launch", "loss_curves", "prepare", "read_log", "resume", "run_outputs", "show",
+           "embed", "execute", "export_metrics", "launch", "loss_curves", "prepare", "read_log", "resume", "run_outputs", "run_progress", "show",
            "submit", "training_array", "wait", "worker_command", "write_outputs"]

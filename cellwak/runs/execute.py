@@ -10,15 +10,14 @@ trains; only rank 0 touches the catalog, the log and the files.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_path
 from ..errors import CellwakError, ConflictError
 from ..provenance import record
 from ..store.catalog import now
@@ -113,19 +112,16 @@ def _finish(ws, store: RunStore, row: dict, prepared, folder: Path) -> dict:
     task = prepared.task
     task.model.eval()
     weights = folder / "model.pt"
-    tmp = folder / ".model.pt.tmp"
-    torch.save(task.model.state_dict(), tmp)
-    os.replace(tmp, weights)
+    with atomic_path(weights) as tmp:
+        torch.save(task.model.state_dict(), tmp)
     outputs = task.outputs(task.data)
     if outputs:  # a copy in the run's folder, so later runs on the dataset do not hide this one's
-        tmp = folder / ".outputs.npz.tmp"
-        with open(tmp, "wb") as fh:
+        with atomic_path(folder / "outputs.npz") as tmp, open(tmp, "wb") as fh:
             np.savez_compressed(fh, **{k: np.asarray(v) for k, v in outputs.items() if not k.startswith("uns/")})
-        os.replace(tmp, folder / "outputs.npz")
         params = {k: v for k, v in row["params"].items()}
         rec = record(f"train {row['model']}", params, seed=row["seed"], device=row["device"])
         rec["run"] = int(row["id"])
-        with _dataset_lock(store, row["dataset"]):
+        with ws.dataset_lock(row["dataset"]):
             adata = ws.load(row["dataset"])
             write_outputs(adata, outputs, rec, f"train_{row['model']}")
             ws.save(row["dataset"], adata)
@@ -159,16 +155,3 @@ def _without_none(value):
     if isinstance(value, (list, tuple)):
         return [_without_none(v) for v in value if v is not None]
     return value
-
-
-@contextmanager
-def _dataset_lock(store: RunStore, dataset: str):
-    """Serialise load-modify-save of one dataset between runs finishing at the same time."""
-    folder = store.ws.home / "runs" / ".locks"
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / f"{dataset}.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -84,3 +84,29 @@ def embed(ws, run_id: int, dataset: str | None = None) -> dict:
     write_outputs(adata, outputs, rec, f"embed_{row['model']}")
     ws.save(target, adata)
     return {"run": int(run_id), "model": row["model"], "dataset": target, "outputs": sorted(outputs)}
+
+
+def export_metrics(ws, run_id: int, out, *, force: bool = False) -> dict:
+    """Write the run's metrics stream (every step's train loss, every epoch's train and test
+    metrics) as CSV: run, scope, stage, epoch, step, name, value, time (Unix seconds)."""
+    import csv
+
+    from ..atomic import atomic_path
+    from ..errors import ConflictError
+
+    out = Path(out).expanduser()
+    if out.suffix.lower() != ".csv":
+        raise InputError(f"cannot export metrics to '{out.suffix or out.name}'", "use a file name ending in .csv")
+    if not out.parent.is_dir():
+        raise InputError(f"folder {out.parent} does not exist", "create it first or choose another --csv")
+    if out.exists() and not force:
+        raise ConflictError(f"{out} already exists", "pass --force to overwrite it")
+    row = show(ws, run_id)
+    metrics = RunStore(ws).metrics(row["id"])
+    columns = ("run", "scope", "stage", "epoch", "step", "name", "value", "time")
+    with atomic_path(out) as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(columns)
+        for m in metrics:
+            writer.writerow([m[c] for c in columns])
+    return {"run_id": int(row["id"]), "out": str(out), "rows": len(metrics)}

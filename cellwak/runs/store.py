@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from ..errors import NotFoundError
+from ..jsonable import dumps
 from ..store.catalog import now
 
 ACTIVE = ("queued", "running")
@@ -47,17 +48,7 @@ def process_identity(pid: int | None = None) -> tuple[int, float]:
 
 
 def _encode(values: dict) -> dict:
-    return {k: (json.dumps(v, default=_plain) if k in _JSON and v is not None else v) for k, v in values.items()}
-
-
-def _plain(obj):
-    import numpy as np
-
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return str(obj)
+    return {k: (dumps(v) if k in _JSON and v is not None else v) for k, v in values.items()}
 
 
 def _decode(row: dict | None) -> dict | None:

@@ -12,6 +12,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..jsonable import dumps
+
 MIGRATIONS = [
     """
     CREATE TABLE datasets (
@@ -143,7 +145,7 @@ class Catalog:
 
     @staticmethod
     def _encode(values: dict) -> dict:
-        return {k: (json.dumps(v) if k in _JSON_COLUMNS and v is not None else v) for k, v in values.items()}
+        return {k: (dumps(v) if k in _JSON_COLUMNS and v is not None else v) for k, v in values.items()}
 
     def insert(self, table: str, values: dict) -> int:
         values = self._encode(values)

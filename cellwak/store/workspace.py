@@ -12,15 +12,19 @@ written last: a row always points to a complete artifact.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_path, sweep_temporaries, temporary_path
 from ..errors import ConflictError, InputError, NotFoundError
+from ..jsonable import jsonable
 from .catalog import Catalog, now
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -107,17 +111,17 @@ class Workspace:
                                 f"choose another --name, or remove it first with `cellwak data rm {name}`")
         root = self.home / "datasets"
         root.mkdir(parents=True, exist_ok=True)
-        self._sweep_temporaries(root)
-        tmp = root / f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        tmp.mkdir()
+        sweep_temporaries(root)
         final = self.dataset_dir(name)
+        tmp = temporary_path(final)
+        tmp.mkdir()
         try:
             write_h5ad(adata, tmp / "data.h5ad", images_once=True)
             if final.exists():  # a folder with no catalog row was left by a crash: not a dataset
                 shutil.rmtree(final)
             os.replace(tmp, final)
             # plain Python: info read back from an .h5ad holds NumPy arrays (e.g. image_shape)
-            info = _jsonable({**adata.uns.get("cellwak", {}).get("dataset", {}), "summary": label_summary(adata)})
+            info = jsonable({**adata.uns.get("cellwak", {}).get("dataset", {}), "summary": label_summary(adata)})
             row = {
                 "name": name, "format": info.get("format", "h5ad"), "source": info.get("source"),
                 "n_obs": int(adata.n_obs), "n_vars": int(adata.n_vars),
@@ -150,13 +154,21 @@ class Workspace:
 
         row = self.dataset(name)
         path = self.home / row["artifact"]
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        try:
+        sweep_temporaries(path.parent)
+        with atomic_path(path) as tmp:
             write_h5ad(adata, tmp, images_once=True)
-            os.replace(tmp, path)
+
+    @contextmanager
+    def dataset_lock(self, name: str):
+        """An exclusive lock on one dataset's load-modify-save, across processes. The lock is
+        taken on the dataset's folder (which a save never replaces), so it creates no file."""
+        folder = self.dataset_dir(self.dataset(name)["name"])
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
         finally:
-            if tmp.exists():
-                tmp.unlink()
+            os.close(fd)  # closing releases the lock
 
     def remove_dataset(self, name: str) -> dict:
         row = self.catalog.get("datasets", "name", name) if self._readable() else None
@@ -167,31 +179,41 @@ class Workspace:
         shutil.rmtree(self.dataset_dir(name), ignore_errors=True)
         return row
 
-    @staticmethod
-    def _sweep_temporaries(root: Path):
-        """Remove temporary folders left by processes that no longer exist."""
-        import psutil
-
-        for p in root.glob(".tmp-*"):
-            parts = p.name.split("-")
-            if len(parts) >= 3 and parts[1].isdigit() and not psutil.pid_exists(int(parts[1])):
-                shutil.rmtree(p, ignore_errors=True)
-
     # -- clusterings -----------------------------------------------------------------------
     def add_clustering(self, dataset: str, labels: np.ndarray, record: dict) -> dict:
         """Store a clustering's labels, then its catalog row. ``record`` holds method, key,
         params, n_clusters, sizes, metrics, provenance, seconds."""
+        return self.add_clusterings(dataset, [(labels, record)])[0]
+
+    def add_clusterings(self, dataset: str, items) -> list[dict]:
+        """Several clusterings (``(labels, record)`` pairs, e.g. every resolution of a sweep): all
+        label files first, then all catalog rows in one transaction, so a sweep is recorded
+        completely or not at all."""
         folder = self.dataset_dir(dataset) / "clusterings"
         folder.mkdir(parents=True, exist_ok=True)
-        name = f"{record['key']}-{uuid.uuid4().hex[:12]}.npz"
-        tmp = folder / f".{name}.tmp"
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, labels=np.asarray(labels))
-        os.replace(tmp, folder / name)
-        row = {"dataset": dataset, "created": now(), "artifact": str(Path("datasets") / dataset / "clusterings" / name),
-               **{k: _jsonable(v) for k, v in record.items()}}
-        new_id = self.catalog.insert("clusterings", row)
-        return self.catalog.get("clusterings", "id", new_id)
+        sweep_temporaries(folder)
+        rows, written = [], []
+        try:
+            for labels, record in items:
+                name = f"{record['key']}-{uuid.uuid4().hex[:12]}.npz"
+                with atomic_path(folder / name) as tmp, open(tmp, "wb") as fh:
+                    np.savez_compressed(fh, labels=np.asarray(labels))
+                written.append(folder / name)
+                rows.append({"dataset": dataset, "created": now(),
+                             "artifact": str(Path("datasets") / dataset / "clusterings" / name),
+                             **{k: jsonable(v) for k, v in record.items()}})
+            ids = []
+            with self.catalog.transaction() as conn:
+                for row in rows:
+                    enc = Catalog._encode(row)
+                    cols = ", ".join(enc)
+                    ids.append(conn.execute(f"INSERT INTO clusterings ({cols}) VALUES ({', '.join('?' * len(enc))})",
+                                            list(enc.values())).lastrowid)
+        except BaseException:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise
+        return [self.catalog.get("clusterings", "id", i) for i in ids]
 
     def clustering(self, clustering_id: int) -> dict:
         row = self.catalog.get("clusterings", "id", int(clustering_id)) if self._readable() else None
@@ -204,22 +226,19 @@ class Workspace:
         with np.load(self.home / row["artifact"]) as z:
             return z["labels"]
 
+    def remove_clusterings(self, ids) -> list[dict]:
+        """Delete clusterings (catalog rows in one transaction, then their label files)."""
+        rows = [self.clustering(i) for i in ids]
+        if rows:
+            with self.catalog.transaction() as conn:
+                conn.executemany("DELETE FROM clusterings WHERE id = ?", [(int(r["id"]),) for r in rows])
+            for r in rows:
+                (self.home / r["artifact"]).unlink(missing_ok=True)
+        return rows
+
     def clusterings(self, dataset: str | None = None) -> list[dict]:
         if not self._readable():
             return []
         if dataset is None:
             return self.catalog.select("clusterings", order="id")
         return self.catalog.select("clusterings", "dataset = ?", (dataset,), order="id")
-
-
-def _jsonable(value):
-    """NumPy scalars and arrays inside nested dicts/lists -> plain Python for JSON."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value

@@ -1,10 +1,21 @@
-"""Tools that write results into AnnData (``cellwak.tl``)."""
+"""Tools that write results into AnnData (``cellwak.tl``), scanpy-shaped.
 
-from ._leiden import leiden, relabel_by_size, to_igraph
+    cw.pp.neighbors(adata)                      # the kNN graph (cellwak.pp)
+    cw.tl.leiden(adata, resolution="auto")      # clusters, resolution chosen without labels
+    cw.tl.sweep(adata, "0.05:3:30")             # every resolution with its label-free evidence
+    cw.tl.score(adata, label_key="cell_type")   # ARI, NMI, ... against reference labels
+    cw.tl.classify(adata, "locations")          # per-label classifiers (multi-label data)
+    cw.tl.dewak(adata)                          # choose PCs and neighbours by noise2self
+    cw.tl.cluster(adata, gamma=1.0)             # neighbours + Leiden in one call
+"""
+
+from ._leiden import AUTO_GAMMAS, ClusterResult, leiden, parse_gamma
+from ._score import score
 from ._select import RULES, choose_gamma
-from .cluster import ClusterResult, cluster
+from .classify import classify
+from .cluster import cluster
 from .dewak import DewakResult, dewak
-from .sweep import SweepResult, parse_gammas, sweep
+from .sweep import SweepResult, parse_gammas, sweep, sweep_table
 
-__all__ = ["cluster", "ClusterResult", "dewak", "DewakResult", "sweep", "SweepResult", "parse_gammas", "choose_gamma", "RULES", "leiden",
-           "relabel_by_size", "to_igraph"]
+__all__ = ["AUTO_GAMMAS", "ClusterResult", "DewakResult", "RULES", "SweepResult", "choose_gamma", "classify", "cluster",
+           "dewak", "leiden", "parse_gamma", "parse_gammas", "score", "sweep", "sweep_table"]

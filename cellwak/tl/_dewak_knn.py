@@ -1,4 +1,5 @@
-"""Neighbour lists for DEWAK: exact for small data, HNSW plus its repair step for large data.
+"""Neighbour lists for DEWAK: exact or HNSW plus its repair step, by the package's one rule
+(:func:`cellwak.graph.knn.resolve_method`: exact up to 50,000 cells on the CPU).
 
 DEWAK needs k_max + 1 results per query for every d it visits, so the HNSW settings differ
 from ``cellwak.graph.approx``'s defaults for k = 15: a smaller graph (M = 16,
@@ -13,22 +14,17 @@ are within 0.4 % of exact neighbours for about one second per search (benchmarks
 
 from __future__ import annotations
 
-
+from ..choices import KNN_METHODS
 from ..graph.approx import hnsw_knn
-from ..graph.knn import KNN, exact_knn
+from ..graph.knn import KNN, exact_knn, resolve_method
 from ..progress import NULL
 
-EXACT_MAX_CELLS = 10_000
-KNN_METHODS = ("auto", "exact", "hnsw")
 HNSW_DEWAK = {"M": 16, "ef_construction": 64, "ef": 0, "build_threads": 1}  # ef 0: the floor, k + 1
 
 
 def resolve_knn_method(n: int, method: str = "auto") -> str:
-    if method not in KNN_METHODS:
-        raise ValueError(f"unknown kNN method {method!r}; choose one of {KNN_METHODS}")
-    if method != "auto":
-        return method
-    return "exact" if n <= EXACT_MAX_CELLS else "hnsw"
+    """DEWAK runs on the CPU; the rule is the package's."""
+    return resolve_method(n, method, "cpu")
 
 
 def neighbours(Y, k: int, *, method: str = "auto", seed: int = 0, progress=NULL) -> tuple[KNN, int]:
@@ -39,3 +35,4 @@ def neighbours(Y, k: int, *, method: str = "auto", seed: int = 0, progress=NULL)
     return knn, knn.repaired
 
 
+__all__ = ["KNN_METHODS", "neighbours", "resolve_knn_method"]

@@ -38,9 +38,10 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from ..choices import DEWAK_NORMS
 from ..graph.kernels import EPS
 
-NORMS = ("col", "row")
+NORMS = DEWAK_NORMS
 GRAM_MAX_CELLS = 12_000   # the Gram matrix (n x n) stays below about 600 MB in float32
 KS_PER_GROUP = 8
 BLOCK_VALUES = 1 << 20    # cells per block: the largest per-block tensor holds about this many values

@@ -1,136 +1,158 @@
-"""Leiden community detection on a graph in CSR form (igraph by default, leidenalg on request).
+"""``leiden``: Leiden clustering of the graph of :func:`cellwak.pp.neighbors`, scanpy-shaped,
+at a given resolution or one chosen without labels (``resolution='auto'``).
 
-Seeded: the same graph and seed give the same labels. Labels are renumbered by cluster size,
-largest first, so cluster 0 is always the biggest.
+Writes into ``adata``:
+    obs[key_added]                 categorical cluster labels ('0' = the largest cluster)
+    uns[key_added]                 {'params': resolution, random_state, n_iterations, objective,
+                                    neighbors_key, rule}
+    uns['cellwak']['leiden']       provenance: parameters, seed, versions, threads, device, time
+With ``resolution='auto'`` also everything :func:`cellwak.tl.sweep` writes (the swept
+resolutions of ``resolutions``, ``obs['{key_added}_g{gamma}']``, ``uns['{key_added}_sweep']``).
 """
 
 from __future__ import annotations
 
-import random
-from contextlib import contextmanager
+import time
+from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.sparse as sp
+import pandas as pd
+
+from .. import provenance
+from ..choices import LEIDEN_BACKENDS, OBJECTIVES
+from ..errors import InputError
+from ..graph.leiden import leiden as leiden_labels
+from ..io import labelled_mask
+from ..metrics import compare
+from ..progress import NULL
+from ..pp._neighbors import GraphContext, load
+from .sweep import KEY, SweepResult, parse_gammas, run_sweep
+
+AUTO_GAMMAS = "0.05:3:20"
 
 
-def to_igraph(adjacency: sp.spmatrix, *, weighted: bool = True):
-    """Undirected igraph Graph from a symmetric sparse adjacency (upper triangle used)."""
-    import igraph
+@dataclass
+class ClusterResult:
+    labels: np.ndarray
+    params: dict
+    sizes: list[int]
+    metrics: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+    provenance: dict = field(default_factory=dict)
+    sweep: SweepResult | None = None
 
-    upper = sp.triu(adjacency, k=1).tocoo()
-    g = igraph.Graph(n=adjacency.shape[0], edges=np.column_stack([upper.row, upper.col]), directed=False)
-    if weighted:
-        g.es["weight"] = upper.data.astype(np.float64).tolist()
-    return g
+    @property
+    def n_clusters(self) -> int:
+        return len(self.sizes)
+
+    @property
+    def gamma(self) -> float:
+        return self.params["gamma"]
 
 
-@contextmanager
-def _igraph_seed(seed: int):
-    import igraph
-
-    igraph.set_random_number_generator(random.Random(seed))
+def parse_gamma(value):
+    """'auto' or a positive float (from text or a number)."""
+    if str(value).strip().lower() == "auto":
+        return "auto"
     try:
-        yield
-    finally:
-        igraph.set_random_number_generator(random)
+        gamma = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"--gamma must be a number or 'auto', got {value!r}",
+                         "for example --gamma 1.0 or --gamma auto") from None
+    if not gamma > 0 or gamma == float("inf"):
+        raise InputError(f"--gamma must be > 0 or 'auto', got {value}", "the Leiden resolution is a positive number such as 1.0")
+    return gamma
 
 
-MAX_ITERATIONS = 20
+def check_leiden(gamma, *, objective: str = "modularity", backend: str = "igraph", n_iterations: int | None = None,
+                 subsamples: int = 5) -> None:
+    """Refuse settings that cannot work (one line each), before any computation."""
+    parse_gamma(gamma)
+    if objective.lower() not in OBJECTIVES:
+        raise InputError(f"unknown --objective {objective!r}", f"choose one of {', '.join(OBJECTIVES)}")
+    if backend not in LEIDEN_BACKENDS:
+        raise InputError(f"unknown --backend {backend!r}", f"choose one of {', '.join(LEIDEN_BACKENDS)}")
+    if n_iterations is not None and (n_iterations == 0 or n_iterations < -1):
+        raise InputError(f"--n-iterations must be -1 (until stable) or at least 1, got {n_iterations}")
+    if objective.lower() in ("rber", "significance", "surprise") and backend != "leidenalg":
+        raise InputError(f"the {objective} objective needs --backend leidenalg")
+    if backend == "julia" and objective.lower() != "modularity":
+        raise InputError("the Julia Leiden optimises modularity only", "use --objective modularity or another --backend")
+    if str(gamma).lower() == "auto":
+        if objective.lower() != "modularity" or backend != "igraph":
+            raise InputError("--gamma auto sweeps modularity resolutions with igraph",
+                             "leave --objective and --backend at their defaults, or give a number for --gamma")
+        if subsamples < 1:
+            raise InputError("--gamma auto needs --subsamples 1 or more")
 
 
-def _until_stable(g, objective: str, weights, resolution: float) -> list[int]:
-    """Leiden iterations from the previous result until the quality stops improving (at most
-    ``MAX_ITERATIONS``). igraph's own n_iterations=-1 waits for an unchanged membership, which at
-    high resolutions on large kNN graphs can take minutes (270 s vs 8 s measured at 100k cells)."""
-    membership = g.community_leiden(objective_function=objective, weights=weights, resolution=resolution,
-                                    n_iterations=1).membership
-    quality = _quality(g, membership, objective, weights, resolution)
-    for _ in range(MAX_ITERATIONS - 1):
-        nxt = g.community_leiden(objective_function=objective, weights=weights, resolution=resolution,
-                                 n_iterations=1, initial_membership=membership).membership
-        q = _quality(g, nxt, objective, weights, resolution)
-        if q <= quality + 1e-12 * max(1.0, abs(quality)):
-            break
-        membership, quality = nxt, q
-    return membership
+def run_leiden(adata, ctx: GraphContext, resolution=1.0, *, key_added: str = KEY, random_state: int = 0,
+               n_iterations: int | None = None, objective: str = "modularity", backend: str = "igraph",
+               resolutions: str = AUTO_GAMMAS, subsamples: int = 5, n_jobs: int | None = None,
+               progress=NULL) -> ClusterResult:
+    """Leiden on the graph of ``ctx``; writes the keys of the module docstring and returns the
+    result (labels, sizes, parameters, metrics against the dataset's labels when it has them)."""
+    check_leiden(resolution, objective=objective, backend=backend, n_iterations=n_iterations, subsamples=subsamples)
+    gamma = parse_gamma(resolution)
+    if n_iterations is None:
+        n_iterations = 2 if gamma == "auto" else -1
+    provenance.seed_everything(random_state)
+    t0 = time.perf_counter()
+    swept = None
+    if gamma == "auto":
+        swept = run_sweep(adata, ctx, parse_gammas(resolutions), key_added=key_added, seeds=1, subsamples=subsamples,
+                          n_iterations=n_iterations, rule="auto", seed=random_state, n_jobs=n_jobs, progress=progress)
+        chosen = swept.chosen
+        labels = swept.labels[chosen].astype(np.int64)
+    else:
+        chosen = float(gamma)
+        with progress.task(f"Leiden (gamma={chosen:g})", total=1) as task:
+            labels = leiden_labels(ctx.graph, chosen, seed=random_state, n_iterations=n_iterations, objective=objective,
+                                   backend=backend, weighted=ctx.weighted)
+            task.advance()
+    timings = {**ctx.timings, "leiden": time.perf_counter() - t0}
+    timings["total"] = sum(v for k, v in timings.items() if k != "total")
+    params = {"gamma": chosen, "gamma_rule": swept.rule if swept else None, "seed": int(random_state),
+              "n_iterations": int(n_iterations), "objective": objective.lower(), "backend": backend, **ctx.params}
+    if swept is not None:
+        params["auto_gammas"] = resolutions
+        params["subsamples"] = subsamples
+    sizes = np.bincount(labels).tolist()
+    true, mask = labelled_mask(adata)
+    metrics = compare(true, labels, mask) if true is not None and mask.any() else {}
+    record = provenance.record("leiden", params, seed=random_state, device=ctx.params.get("device", "cpu"),
+                               seconds=timings["total"])
+    adata.obs[key_added] = pd.Categorical(labels.astype(str), categories=[str(i) for i in range(len(sizes))])
+    adata.uns[key_added] = {"params": {"resolution": float(chosen), "random_state": int(random_state),
+                                       "n_iterations": int(n_iterations), "objective": objective.lower(),
+                                       "neighbors_key": ctx.params.get("neighbors_key", "cellwak_neighbors"),
+                                       **({"rule": swept.rule} if swept else {})}}
+    adata.uns.setdefault("cellwak", {})["leiden"] = {**{k: v for k, v in record.items() if v is not None},
+                                                     "params": {k: v for k, v in params.items() if v is not None}}
+    return ClusterResult(labels=labels, params=params, sizes=sizes, metrics=metrics,
+                         timings={k: round(v, 3) for k, v in timings.items()}, provenance=record, sweep=swept)
 
 
-def _quality(g, membership, objective: str, weights, resolution: float) -> float:
-    if objective == "modularity":
-        return g.modularity(membership, weights=weights, resolution=resolution)
-    import numpy as np  # CPM: sum over clusters of (internal weight - resolution * n_c choose 2)
+def leiden(adata, resolution=1.0, *, neighbors_key: str | None = None, key_added: str = KEY, random_state: int = 0,
+           n_iterations: int | None = None, objective: str = "modularity", backend: str = "igraph",
+           resolutions: str = AUTO_GAMMAS, subsamples: int = 5, n_jobs: int | None = None, copy: bool = False,
+           progress=NULL):
+    """Leiden clustering of the graph stored by :func:`cellwak.pp.neighbors` (``neighbors_key``;
+    scanpy's own ``'neighbors'`` works too).
 
-    m = np.asarray(membership)
-    w = np.asarray(g.es[weights]) if weights else np.ones(g.ecount())
-    edges = np.asarray(g.get_edgelist())
-    internal = np.bincount(m[edges[:, 0]][m[edges[:, 0]] == m[edges[:, 1]]],
-                           weights=w[m[edges[:, 0]] == m[edges[:, 1]]], minlength=m.max() + 1)
-    sizes = np.bincount(m)
-    return float((internal - resolution * sizes * (sizes - 1) / 2).sum())
-
-
-def relabel_by_size(membership) -> np.ndarray:
-    membership = np.asarray(membership)
-    ids, counts = np.unique(membership, return_counts=True)
-    order = ids[np.lexsort((ids, -counts))]  # by size, ties by original id
-    mapping = np.empty(ids.max() + 1, dtype=np.int64)
-    mapping[order] = np.arange(len(order))
-    return mapping[membership]
-
-
-OBJECTIVES = {
-    # name: (igraph objective, leidenalg partition class name, takes a resolution)
-    "modularity": ("modularity", "RBConfigurationVertexPartition", True),
-    "cpm": ("CPM", "CPMVertexPartition", True),
-    "rber": (None, "RBERVertexPartition", True),
-    "significance": (None, "SignificanceVertexPartition", False),
-    "surprise": (None, "SurpriseVertexPartition", False),
-}
-BACKENDS = ("igraph", "leidenalg", "julia")
-
-
-def leiden(adjacency: sp.spmatrix, resolution: float = 1.0, *, seed: int = 0, n_iterations: int = -1,
-           objective: str = "modularity", weighted: bool = False, backend: str = "igraph", graph=None) -> np.ndarray:
-    """Cluster labels (int64, 0 = largest cluster).
-
-    objective: ``modularity`` (the resolution gamma scales the null model; leidenalg's
-    RBConfiguration), ``CPM``; with leidenalg also ``RBER``, ``Significance``, ``Surprise``.
-    backend: ``igraph`` (``community_leiden``, C; the fastest), ``leidenalg``, or ``julia``
-    (CellWAK.jl's Leiden, modularity only; needs a julia executable).
-    ``graph``: a prebuilt igraph Graph of ``adjacency`` to skip the conversion (sweeps).
+    resolution    gamma > 0 (larger: more clusters), or ``'auto'``: Leiden at every resolution of
+                  ``resolutions`` and the finest partition that stays reproducible across
+                  ``subsamples`` random 80% subsamples (the ``reproducible`` rule; no labels used).
+    n_iterations  None: until modularity stops improving at a given gamma (-1), 2 per resolution
+                  of ``'auto'``; or a number.
+    objective     modularity or cpm (igraph); rber, significance, surprise need ``backend='leidenalg'``.
+    backend       igraph (default), leidenalg, or julia (CellWAK.jl; needs a julia executable).
+    Returns None, or a modified copy with ``copy=True``.
     """
-    key = objective.lower()
-    if key not in OBJECTIVES:
-        raise ValueError(f"unknown Leiden objective {objective!r}; choose one of {sorted(OBJECTIVES)}")
-    igraph_name, leidenalg_name, uses_resolution = OBJECTIVES[key]
-    if uses_resolution and not resolution > 0:
-        raise ValueError(f"resolution must be > 0, got {resolution}")
-    if backend == "julia":
-        if key != "modularity":
-            raise ValueError("the Julia Leiden optimises modularity only")
-        from ..backends.julia import shared_kernels
-
-        A = adjacency if weighted else (adjacency != 0).astype(np.float64)
-        return relabel_by_size(shared_kernels().leiden(A, resolution, seed=seed, n_iterations=n_iterations))
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown Leiden backend {backend!r}; choose one of {BACKENDS}")
-    g = graph if graph is not None else to_igraph(adjacency, weighted=weighted)
-    weights = "weight" if weighted and "weight" in g.es.attributes() else None
-    if backend == "igraph":
-        if igraph_name is None:
-            raise ValueError(f"objective {objective!r} needs backend='leidenalg'")
-        with _igraph_seed(seed):
-            if n_iterations >= 0:
-                membership = g.community_leiden(objective_function=igraph_name, weights=weights,
-                                                resolution=resolution, n_iterations=n_iterations).membership
-            else:
-                membership = _until_stable(g, igraph_name, weights, resolution)
-        return relabel_by_size(membership)
-    import leidenalg
-
-    kind = getattr(leidenalg, leidenalg_name)
-    kwargs = {"resolution_parameter": resolution} if uses_resolution else {}
-    if weights and key != "significance":
-        kwargs["weights"] = weights
-    part = leidenalg.find_partition(g, kind, n_iterations=n_iterations, seed=seed, **kwargs)
-    return relabel_by_size(part.membership)
+    adata = adata.copy() if copy else adata
+    check_leiden(resolution, objective=objective, backend=backend, n_iterations=n_iterations, subsamples=subsamples)
+    ctx = load(adata, neighbors_key)
+    run_leiden(adata, ctx, resolution, key_added=key_added, random_state=random_state, n_iterations=n_iterations,
+               objective=objective, backend=backend, resolutions=resolutions, subsamples=subsamples, n_jobs=n_jobs,
+               progress=progress)
+    return adata if copy else None

@@ -12,7 +12,7 @@ from multiprocessing import get_context
 
 import numpy as np
 
-from ._leiden import leiden, to_igraph
+from ..graph.leiden import leiden, to_igraph
 
 _GRAPHS: dict = {}
 

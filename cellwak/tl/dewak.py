@@ -17,7 +17,7 @@ Writes into ``adata``:
                                 'evaluated': {'d', 'k', 'loss'} arrays of every evaluated pair,
                                 'variance_ratio': explained variance of the PCs, 'params': {...}}
     uns['cellwak']['dewak']    provenance: parameters, seed, versions, threads, device, time
-Nothing else changes (``obsm['X_pca']`` of ``cellwak cluster`` is left alone: DEWAK's PCA is of
+Nothing else changes (``obsm['X_cellwak_pca']`` of ``cellwak cluster`` is left alone: DEWAK's PCA is of
 differently scaled data).
 
 Caveat (measured, see tests/test_dewak.py): the kernel never reads x_i to predict x_i, but which
@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from .. import provenance
+from ..choices import DEWAK_SCALINGS, DEWAK_SEARCHES
 from ..errors import InputError, short_list
 from ..progress import NULL
 from . import _dewak_search as strategies
@@ -44,8 +45,8 @@ from ._dewak_knn import KNN_METHODS
 from ._dewak_loss import NORMS, mean_predictor_loss
 
 KEY = "cellwak_dewak"
-SEARCHES = ("auto", "grid", "coordinate", "golden")
-SCALINGS = ("sample", "feature", "standard", "none")
+SEARCHES = DEWAK_SEARCHES
+SCALINGS = DEWAK_SCALINGS
 GRID_MAX_CELLS = 5_000       # auto: the full grid up to here, golden-section search over d above
 D_MAX_CAP = 50               # default d_max: PCs up to 99 % of the variance, at most this many
 VARIANCE_KEPT = 0.99
@@ -148,7 +149,7 @@ def scale(X: np.ndarray, scaling: str) -> np.ndarray:
 
 
 def dewak(adata, *, d_max: int | None = None, k_max: int = 100, search: str = "auto", norm: str = "col",
-          scaling: str = "sample", rep: str | None = None, seed: int = 0, d_values=None, start=(6, 6),
+          scaling: str = "sample", use_rep: str | None = None, random_state: int = 0, d_values=None, start=(6, 6),
           window=(5, 5), max_steps: int = 100, max_d: int = 8, knn_method: str = "auto",
           progress=NULL) -> DewakResult:
     """Choose (d, k) for ``adata`` by the noise2self loss of the DEWAK kernel.
@@ -162,19 +163,19 @@ def dewak(adata, *, d_max: int | None = None, k_max: int = 100, search: str = "a
                5,000 cells, golden above).
     norm       col (each column of the kernel sums to 1; DeePWAK) or row (weighted average).
     scaling    sample (each cell / its max |value|; reference), feature, standard or none.
-    rep        predict an embedding in ``obsm`` instead of the features.
-    seed       PCA's and HNSW's random state.
+    use_rep    predict an embedding in ``obsm`` instead of the features.
+    random_state  PCA's and HNSW's seed.
     d_values   the d of the grid (default 1..d_max).
     start, window, max_steps   the coordinate search's (d0, k0), (w_d, w_k) and step limit.
     max_d      the golden-section search's budget of neighbour searches.
-    knn_method auto (exact up to 10,000 cells, HNSW with a repair step above), exact or hnsw.
+    knn_method auto (the package rule: exact up to 50,000 cells, HNSW with a repair step above), exact or hnsw.
     progress   a reporter (:mod:`cellwak.progress`).
     """
     check_params(adata.n_obs, d_max=d_max, k_max=k_max, search=search, norm=norm, scaling=scaling,
                  d_values=d_values, knn_method=knn_method)
-    provenance.seed_everything(seed)
+    provenance.seed_everything(random_state)
     t0 = time.perf_counter()
-    raw, rep_name = input_matrix(adata, rep)
+    raw, rep_name = input_matrix(adata, use_rep)
     if not np.isfinite(raw).all():
         raise InputError(f"the {rep_name} matrix holds NaN or infinite values", "remove or impute them first")
     keep = np.abs(raw).sum(axis=0) > 0      # all-zero features carry nothing (the reference drops them)
@@ -184,12 +185,12 @@ def dewak(adata, *, d_max: int | None = None, k_max: int = 100, search: str = "a
     n, m = X.shape
 
     with progress.task("PCA", total=1) as task:
-        embedding, ratio, d_max, d_rule = _pca(X, d_max, d_values, seed)
+        embedding, ratio, d_max, d_rule = _pca(X, d_max, d_values, random_state)
         task.advance()
     t_pca = time.perf_counter() - t0
 
     resolved = search if search != "auto" else ("grid" if n <= GRID_MAX_CELLS else "golden")
-    table = LossTable(X, embedding, k_max, norm=norm, knn_method=knn_method, seed=seed, progress=progress)
+    table = LossTable(X, embedding, k_max, norm=norm, knn_method=knn_method, seed=random_state, progress=progress)
     t = time.perf_counter()
     if resolved == "grid":
         values = sorted(set(int(v) for v in d_values)) if d_values is not None else list(range(1, d_max + 1))
@@ -208,12 +209,12 @@ def dewak(adata, *, d_max: int | None = None, k_max: int = 100, search: str = "a
                "total": total}
     timings = {key: round(value, 3) for key, value in timings.items()}
     params = {"d_max": int(d_max), "d_max_rule": d_rule, "k_max": int(k_max), "search": search,
-              "search_resolved": resolved, "norm": norm, "scaling": scaling, "rep": rep_name, "seed": int(seed),
+              "search_resolved": resolved, "norm": norm, "scaling": scaling, "rep": rep_name, "seed": int(random_state),
               "knn": table.knn_method, "knn_repaired_cells": int(sum(table.repaired.values())),
               "n_cells": int(n), "n_features": int(m),
               "dropped_zero_features": int((~keep).sum()), "kernel": f"WAK_{norm}(kNN_k(d) * inverse distance)",
               "loss": "MSE(X, W X) over all cells and features", "self_neighbour": "excluded"}
-    record = provenance.record("dewak", {**params, **_storable(details)}, seed=seed, device="cpu", seconds=total)
+    record = provenance.record("dewak", {**params, **_storable(details)}, seed=random_state, device="cpu", seconds=total)
     adata.uns[KEY] = {
         "d": int(best_d), "k": int(best_k), "loss": float(best_loss), "baseline_loss": float(baseline),
         "n_evaluated": int(len(frame)), "n_knn": int(table.n_knn),

@@ -12,9 +12,10 @@ For every resolution gamma the sweep records
     silhouette                             mean silhouette on the representation (seeded subsample)
 and, when the dataset has reference labels, ARI/NMI against them (reported, never used to choose).
 
-Writes into ``adata``: ``obs['cellwak_leiden_g{gamma}']`` per resolution, the neighbour keys of
-:func:`cellwak.tl.cluster`, ``uns['cellwak_sweep']`` (the table, the chosen gamma and the rule) and
-``uns['cellwak']['sweep']`` (provenance).
+Scanpy-shaped: the graph comes from :func:`cellwak.pp.neighbors` (``neighbors_key``). Writes
+into ``adata`` (``key_added`` defaults to ``cellwak_leiden``): ``obs['{key_added}_g{gamma}']`` per
+resolution (categorical, '0' the largest cluster), ``uns['{key_added}_sweep']`` (the table, the
+chosen gamma and the rule) and ``uns['cellwak']['sweep']`` (provenance).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from ..graph import kernels
 from ..io import labelled_mask
 from ..metrics import compare, silhouette
 from ..progress import NULL
-from ._graph_context import GraphContext, build_context, subsample_graphs, write_graph
+from ..pp._neighbors import GraphContext, load, subsample_graphs
 from ._parallel_leiden import run_many
 from ._select import check_rule, choose_gamma
 
@@ -56,8 +57,15 @@ def parse_gammas(spec: str) -> list[float]:
     return sorted(set(values))
 
 
-def gamma_key(gamma: float) -> str:
-    return f"cellwak_leiden_g{gamma:g}"
+KEY = "cellwak_leiden"
+
+
+def gamma_key(gamma: float, key_added: str = KEY) -> str:
+    return f"{key_added}_g{gamma:g}"
+
+
+def sweep_key(key_added: str = KEY) -> str:
+    return f"{key_added}_sweep"
 
 
 @dataclass
@@ -82,8 +90,9 @@ def _pairwise_ari(partitions: list[np.ndarray]) -> float:
 
 
 def evaluate_partitions(ctx: GraphContext, gammas, runs: dict, subsamples, *, seeds: int, seed: int,
-                        stability_base: str = "full") -> pd.DataFrame:
-    """The label-free table from the Leiden runs of a sweep."""
+                        stability_base: str = "full", progress_task=None) -> pd.DataFrame:
+    """The label-free table from the Leiden runs of a sweep (``progress_task`` advances once per
+    resolution)."""
     from sklearn.metrics import adjusted_rand_score
 
     X = ctx.features
@@ -108,6 +117,8 @@ def evaluate_partitions(ctx: GraphContext, gammas, runs: dict, subsamples, *, se
             "stability_subsample": float(np.mean(sub)) if sub else float("nan"),
             "silhouette": silhouette(ctx.rep, labels, seed=seed),
         })
+        if progress_task is not None:
+            progress_task.advance()
     return pd.DataFrame(rows)
 
 
@@ -125,18 +136,9 @@ def stability_graph(ctx: GraphContext, cells: int, seed: int):
     return build_graph(sub_knn, weights=ctx.params["weights"], symmetrize_how=ctx.params["symmetrize"])
 
 
-def sweep(adata, gammas, *, k: int = 15, seeds: int = 1, subsamples: int = 5, subsample_fraction: float = 0.8,
-          rep: str | None = None, n_pcs: int = 50, knn_method: str = "auto", weights: str = "binary",
-          n_iterations: int = 2, rule: str = "auto", seed: int = 0, device: str = "cpu", n_jobs: int | None = None,
-          stability_cells: int = STABILITY_CELLS, context: GraphContext | None = None, progress=NULL) -> SweepResult:
-    """Leiden at each resolution in ``gammas`` with the evidence listed in the module docstring,
-    and the resolution chosen by the label-free ``rule`` (see :mod:`cellwak.tl._select`).
-
-    Stability across subsamples is measured on the full graph up to ``stability_cells`` cells;
-    above that, on the kNN graph of a random subset of that many cells (each resolution's
-    partition itself always comes from the full graph). Leiden runs ``n_iterations`` iterations
-    (2, scanpy's choice for sweeps: at 100,000 cells a 20-resolution sweep takes 53 s with 2 and
-    86 s iterating until stable)."""
+def check_sweep(n_obs: int, gammas, *, seeds: int = 1, subsamples: int = 5, subsample_fraction: float = 0.8,
+                rule: str = "auto", n_iterations: int = 2) -> list[float]:
+    """Refuse settings that cannot work (one line each); the sorted resolutions."""
     gammas = sorted(set(float(g) for g in gammas))
     if not gammas or any(not g > 0 for g in gammas):
         raise InputError("every resolution must be > 0", "for example --gamma 0.05:3:30")
@@ -144,13 +146,26 @@ def sweep(adata, gammas, *, k: int = 15, seeds: int = 1, subsamples: int = 5, su
         raise InputError("--seeds must be at least 1 and --subsamples at least 0")
     if not 0 < subsample_fraction < 1:
         raise InputError(f"the subsample fraction must be between 0 and 1, got {subsample_fraction}")
+    if n_iterations == 0 or n_iterations < -1:
+        raise InputError(f"--n-iterations must be -1 (until stable) or at least 1, got {n_iterations}")
     check_rule(rule, seeds, subsamples)
-    if k >= adata.n_obs:
-        raise InputError(f"--k {k} is not smaller than the number of cells ({adata.n_obs})", f"choose k below {adata.n_obs}")
+    return gammas
+
+
+def run_sweep(adata, ctx: GraphContext, gammas, *, key_added: str = KEY, seeds: int = 1, subsamples: int = 5,
+              subsample_fraction: float = 0.8, n_iterations: int = 2, rule: str = "auto", seed: int = 0,
+              n_jobs: int | None = None, stability_cells: int = STABILITY_CELLS, progress=NULL) -> SweepResult:
+    """The sweep on the graph of ``ctx``; writes its keys into ``adata`` and returns the result.
+
+    Stability across subsamples is measured on the full graph up to ``stability_cells`` cells;
+    above that, on the kNN graph of a random subset of that many cells (each resolution's
+    partition itself always comes from the full graph). Leiden runs ``n_iterations`` iterations
+    (2, scanpy's choice for sweeps: at 100,000 cells a 20-resolution sweep takes 53 s with 2 and
+    86 s iterating until stable)."""
+    gammas = check_sweep(adata.n_obs, gammas, seeds=seeds, subsamples=subsamples,
+                         subsample_fraction=subsample_fraction, rule=rule, n_iterations=n_iterations)
     provenance.seed_everything(seed)
     t0 = time.perf_counter()
-    ctx = context or build_context(adata, k=k, rep=rep, n_pcs=n_pcs, knn_method=knn_method, weights=weights,
-                                   seed=seed, device=device, progress=progress)
     base = "full"
     graphs = {"full": ctx.graph}
     if subsamples and ctx.n > stability_cells:
@@ -170,8 +185,9 @@ def sweep(adata, gammas, *, k: int = 15, seeds: int = 1, subsamples: int = 5, su
     runs = {(g_, gid, s): lab for (gid, g_, s, _), lab in zip(tasks, labels)}
     timings = {**ctx.timings, "leiden": time.perf_counter() - t}
     t = time.perf_counter()
-    with progress.task("scoring resolutions", total=1) as task:
-        table = evaluate_partitions(ctx, gammas, runs, subs, seeds=seeds, seed=seed, stability_base=base)
+    with progress.task("scoring resolutions", total=len(gammas) + 1) as task:
+        table = evaluate_partitions(ctx, gammas, runs, subs, seeds=seeds, seed=seed, stability_base=base,
+                                    progress_task=task)
         X = ctx.features
         n2s_knn = kernels.noise2self_loss(X, kernels.wak(ctx.affinity(), "col"))
         n2s_mean = kernels.blockwise_mse(X, lambda Xb: np.broadcast_to(Xb.mean(axis=0), Xb.shape))
@@ -187,22 +203,48 @@ def sweep(adata, gammas, *, k: int = 15, seeds: int = 1, subsamples: int = 5, su
     params = {**ctx.params, "gammas": gammas, "seeds": seeds, "subsamples": subsamples,
               "subsample_fraction": subsample_fraction, "stability_cells": min(ctx.n, stability_cells) if subsamples else 0,
               "n_iterations": n_iterations, "objective": "modularity",
-              "backend": "igraph", "rule": used_rule, "seed": seed}
+              "backend": "igraph", "rule": used_rule, "seed": seed, "key_added": key_added}
     result = SweepResult(table=table, labels={g: runs[(g, "full", seed)] for g in gammas}, chosen=chosen,
                          rule=used_rule, params=params, timings={k_: round(v, 3) for k_, v in timings.items()},
                          n2s_knn=n2s_knn, n2s_mean=n2s_mean)
-    write_sweep(adata, ctx, result)
+    write_sweep(adata, result, key_added)
     return result
 
 
-def write_sweep(adata, ctx: GraphContext, result: SweepResult) -> None:
-    write_graph(adata, ctx)
+def write_sweep(adata, result: SweepResult, key_added: str = KEY) -> None:
     for g, lab in result.labels.items():
         n = int(lab.max()) + 1
-        adata.obs[gamma_key(g)] = pd.Categorical(lab.astype(str), categories=[str(i) for i in range(n)])
-    adata.uns["cellwak_sweep"] = {
+        adata.obs[gamma_key(g, key_added)] = pd.Categorical(lab.astype(str), categories=[str(i) for i in range(n)])
+    adata.uns[sweep_key(key_added)] = {
         "table": {c: result.table[c].to_numpy() for c in result.table.columns},
         "chosen_gamma": float(result.chosen) if result.chosen is not None else float("nan"),
-        "rule": result.rule, "n2s_knn": float(result.n2s_knn), "n2s_mean": float(result.n2s_mean)}
+        "rule": result.rule, "n2s_knn": float(result.n2s_knn), "n2s_mean": float(result.n2s_mean),
+        "neighbors_key": result.params.get("neighbors_key", "cellwak_neighbors")}
     adata.uns.setdefault("cellwak", {})["sweep"] = provenance.record(
         "sweep", result.params, seed=result.params["seed"], seconds=result.timings.get("total"))
+
+
+def sweep(adata, resolutions="0.05:3:30", *, neighbors_key: str | None = None, key_added: str = KEY, seeds: int = 1,
+          subsamples: int = 5, subsample_fraction: float = 0.8, n_iterations: int = 2, rule: str = "auto",
+          random_state: int = 0, n_jobs: int | None = None, stability_cells: int = STABILITY_CELLS,
+          copy: bool = False, progress=NULL):
+    """Leiden at every resolution of ``resolutions`` (``START:STOP:COUNT`` log-spaced, a list like
+    ``0.2,0.5,1``, or a sequence of numbers) on the graph of :func:`cellwak.pp.neighbors`, with the
+    label-free evidence of the module docstring and the resolution chosen by ``rule``
+    (:mod:`cellwak.tl._select`). Read the table with :func:`sweep_table`.
+    Returns None, or a modified copy with ``copy=True``."""
+    adata = adata.copy() if copy else adata
+    gammas = parse_gammas(resolutions) if isinstance(resolutions, str) else list(resolutions)
+    ctx = load(adata, neighbors_key)
+    run_sweep(adata, ctx, gammas, key_added=key_added, seeds=seeds, subsamples=subsamples,
+              subsample_fraction=subsample_fraction, n_iterations=n_iterations, rule=rule, seed=random_state,
+              n_jobs=n_jobs, stability_cells=stability_cells, progress=progress)
+    return adata if copy else None
+
+
+def sweep_table(adata, key_added: str = KEY) -> pd.DataFrame:
+    """The table a sweep (or ``leiden(resolution='auto')``) stored under ``key_added``."""
+    key = sweep_key(key_added)
+    if key not in adata.uns:
+        raise InputError(f"no sweep under uns[{key!r}]", "run cw.tl.sweep(adata) first")
+    return pd.DataFrame({c: np.asarray(v) for c, v in adata.uns[key]["table"].items()})

@@ -18,14 +18,14 @@ Files are named by the global step (``step-000000120.pt``) so the newest is the 
 
 from __future__ import annotations
 
-import os
 import random
 import re
-import uuid
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from ..atomic import atomic_path, sweep_temporaries
 
 FORMAT = 1
 NAME = re.compile(r"^step-(\d{9})\.pt$")
@@ -66,16 +66,8 @@ def save(folder: Path, state: dict, keep: int = 2) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / file_name(int(state["position"]["step"]))
-    tmp = folder / f".{final.name}.{os.getpid()}-{uuid.uuid4().hex[:6]}.tmp"
-    try:
-        with open(tmp, "wb") as fh:
-            torch.save(state, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_path(final) as tmp:
+        torch.save(state, tmp)
     for old in checkpoints(folder)[:-keep]:
         old.unlink(missing_ok=True)
     return final
@@ -104,5 +96,4 @@ def load(path: Path) -> dict:
 def remove_temporaries(folder: Path) -> None:
     folder = Path(folder)
     if folder.is_dir():
-        for p in folder.glob(".step-*.tmp"):
-            p.unlink(missing_ok=True)
+        sweep_temporaries(folder)

@@ -11,11 +11,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Union
 
+from ..choices import AMP_MODES, OPTIMIZERS
 from ..errors import InputError
 from .device import resolve_device
 
-OPTIMIZERS = ("adamw", "adam-reset")
-AMP_MODES = ("auto", "bf16", "off")
 
 
 @dataclass

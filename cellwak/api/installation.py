@@ -1,4 +1,4 @@
-"""What this installation can do: Python, torch and its device, R, Julia, resources, workspace."""
+"""What this installation can do: Python, torch and its device, R, Julia, the dashboard, resources, workspace."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import os
 import platform
 import sys
 
-from ._version import __version__
-from .resources import resource_dir, tui_package
+from .._version import __version__
+from ..resources import resource_dir, tui_package
 
 
 def torch_status() -> dict:
@@ -23,19 +23,34 @@ def torch_status() -> dict:
     return out
 
 
-def collect(home=None, *, check_r: bool = True, check_julia: bool = True) -> dict:
-    from .backends import julia, r
-    from .store import Workspace
+def tui_status() -> dict:
+    """The dashboard counts as present only when its application module is installed."""
+    import importlib.util
 
-    resources = {"julia": resource_dir("julia"), "r": resource_dir("r"), "tui": tui_package()}
+    package = tui_package()
+    if package is None:
+        return {"status": "missing", "detail": "the cellwak_tui package is not installed"}
+    if importlib.util.find_spec("cellwak_tui.app") is None:
+        return {"status": "missing", "location": str(package),
+                "detail": "the Textual dashboard (`cellwak tui`) is not built yet; use the command line"}
+    return {"status": "ok", "location": str(package)}
+
+
+def collect(home=None, *, check_r: bool = True, check_julia: bool = True) -> dict:
+    """What this installation can do (the report of `cellwak doctor`)."""
+    from ..backends import julia, r
+    from ..store import Workspace
+
+    resources = {"julia": resource_dir("julia"), "r": resource_dir("r")}
     report = {
-        "cellwak": {"status": "ok", "version": __version__, "location": os.path.dirname(os.path.abspath(__file__)),
+        "cellwak": {"status": "ok", "version": __version__, "location": os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                     "resources": {k: (str(v) if v else None) for k, v in resources.items()}},
         "python": {"status": "ok", "version": platform.python_version(), "executable": sys.executable,
                    "platform": platform.platform(), "cpus": os.cpu_count()},
         "torch": torch_status(),
         "r": r.status() if check_r else {"status": "skipped"},
         "julia": julia.status() if check_julia else {"status": "skipped"},
+        "tui": tui_status(),
     }
     missing_resources = [k for k, v in resources.items() if v is None]
     if missing_resources:

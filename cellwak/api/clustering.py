@@ -1,0 +1,188 @@
+"""Clustering operations on a workspace dataset: cluster, sweep and DEWAK, each recorded.
+
+Each loads the dataset under its lock, runs the in-memory tool (:mod:`cellwak.pp`,
+:mod:`cellwak.tl`), saves it and records the labels: a sweep's resolutions and the chosen
+clustering are written to the catalog in one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..device import resolve_device
+from ..errors import InputError
+from ..progress import NULL
+from ._common import Result, editing, open_workspace
+from .config import ClusterConfig, DewakConfig, SweepConfig
+
+
+def _check_k(n_obs: int, k: int) -> None:
+    if k >= n_obs:
+        raise InputError(f"--k {k} is not smaller than the number of cells ({n_obs})", f"choose k below {n_obs}")
+
+
+def _row(key: str, labels, params: dict, metrics: dict, provenance: dict, seconds, method: str) -> tuple:
+    sizes = np.bincount(np.asarray(labels)).tolist()
+    return labels, {"method": method, "key": key, "params": params, "n_clusters": len(sizes), "sizes": sizes,
+                    "metrics": metrics, "provenance": provenance, "seconds": seconds}
+
+
+def _sweep_rows(result) -> list[tuple]:
+    """One catalog row per swept resolution (``obs['{key}_g{gamma}']``)."""
+    from ..tl.sweep import gamma_key
+
+    rows = []
+    table = result.table.set_index("gamma")
+    key_added = result.params.get("key_added", "cellwak_leiden")
+    for g, labels in result.labels.items():
+        evidence = {c: (None if v != v else float(v)) for c, v in table.loc[g].items()}  # NaN -> None
+        metrics = {m: evidence.pop(m) for m in ("ari", "nmi") if m in evidence}
+        params = {**{k: v for k, v in result.params.items() if k != "gammas"}, "gamma": g, "evidence": evidence,
+                  "chosen": g == result.chosen}
+        rows.append(_row(gamma_key(g, key_added), labels, params, metrics, {}, None, "leiden-sweep"))
+    return rows
+
+
+def _sweep_table(result) -> list[dict]:
+    table = result.table.astype(object).where(result.table.notna(), None)
+    return table.to_dict(orient="records")
+
+
+@dataclass
+class ClusterOutcome(Result):
+    dataset: str
+    clustering_id: int
+    key: str
+    gamma: float
+    gamma_rule: str | None
+    k: int
+    seed: int
+    n_clusters: int
+    sizes: list
+    metrics: dict
+    composition: list
+    params: dict
+    timings: dict
+    label_column: str | None
+    sweep: list | None = None            # the swept resolutions' table (gamma='auto')
+    sweep_clustering_ids: list = field(default_factory=list)
+
+
+def cluster(ws, dataset: str, config: ClusterConfig | None = None, progress=NULL) -> ClusterOutcome:
+    """Cluster ``dataset`` (representation -> kNN graph -> Leiden at ``config.gamma`` or 'auto'),
+    write its keys into the dataset and record it (with every swept resolution for 'auto')."""
+    from .. import tl
+    from ..io import labelled_mask
+    from ..metrics import majority_labels
+
+    config = config or ClusterConfig()
+    config.check()
+    device = resolve_device(config.device)
+    ws = open_workspace(ws)
+    row = ws.dataset(dataset)
+    _check_k(row["n_obs"], config.k)
+    with editing(ws, dataset) as adata:
+        result = tl.cluster(adata, gamma=tl.parse_gamma(config.gamma), k=config.k, seed=config.seed, rep=config.rep,
+                            n_pcs=config.n_pcs, knn_method=config.knn, weights=config.weights,
+                            objective=config.objective, backend=config.backend, n_iterations=config.n_iterations,
+                            subsamples=config.subsamples, n_jobs=config.jobs, device=device,
+                            auto_gammas=config.auto_gammas, progress=progress)
+        true, mask = labelled_mask(adata)
+    composition = majority_labels(true, result.labels, mask) if true is not None and mask.any() else []
+    items = _sweep_rows(result.sweep) if result.sweep is not None else []
+    items.append(_row("cellwak_leiden", result.labels, result.params, result.metrics, result.provenance,
+                      result.timings["total"], "leiden"))
+    rows = ws.add_clusterings(dataset, items)
+    return ClusterOutcome(
+        dataset=dataset, clustering_id=rows[-1]["id"], key="cellwak_leiden", gamma=result.gamma,
+        gamma_rule=result.params["gamma_rule"], k=config.k, seed=config.seed, n_clusters=result.n_clusters,
+        sizes=result.sizes, metrics=result.metrics, composition=composition, params=result.params,
+        timings=result.timings, label_column=row.get("label_key") if result.metrics else None,
+        sweep=_sweep_table(result.sweep) if result.sweep is not None else None,
+        sweep_clustering_ids=[r["id"] for r in rows[:-1]])
+
+
+@dataclass
+class SweepOutcome(Result):
+    dataset: str
+    chosen_gamma: float | None
+    rule: str
+    rows: list
+    n2s_knn: float | None
+    n2s_mean: float | None
+    clustering_ids: list
+    params: dict
+    timings: dict
+
+
+def sweep(ws, dataset: str, config: SweepConfig | None = None, progress=NULL) -> SweepOutcome:
+    """Leiden over ``config.gammas`` with label-free evidence for each; every resolution recorded."""
+    from ..pp import _neighbors as nb
+    from ..tl.sweep import parse_gammas, run_sweep
+
+    config = config or SweepConfig()
+    config.check()
+    device = resolve_device(config.device)
+    ws = open_workspace(ws)
+    row = ws.dataset(dataset)
+    _check_k(row["n_obs"], config.k)
+    with editing(ws, dataset) as adata:
+        ctx = nb.compute(adata, n_neighbors=config.k, n_pcs=None if config.rep is not None else config.n_pcs,
+                         use_rep=config.rep, method=config.knn, weights=config.weights, random_state=config.seed,
+                         device=device, progress=progress)
+        ctx.params["neighbors_key"] = nb.write(adata, ctx)
+        result = run_sweep(adata, ctx, parse_gammas(config.gammas), seeds=config.seeds, subsamples=config.subsamples,
+                           n_iterations=config.n_iterations, rule=config.rule, seed=config.seed, n_jobs=config.jobs,
+                           progress=progress)
+    rows = ws.add_clusterings(dataset, _sweep_rows(result))
+    return SweepOutcome(dataset=dataset, chosen_gamma=result.chosen, rule=result.rule, rows=_sweep_table(result),
+                        n2s_knn=result.n2s_knn, n2s_mean=result.n2s_mean, clustering_ids=[r["id"] for r in rows],
+                        params=result.params, timings=result.timings)
+
+
+@dataclass
+class DewakOutcome(Result):
+    dataset: str
+    key: str
+    d: int
+    k: int
+    loss: float
+    baseline_loss: float
+    improvement: float
+    n_evaluated: int
+    n_knn: int
+    search: str
+    norm: str
+    scaling: str
+    d_max: int
+    k_max: int
+    seed: int
+    seconds: float
+    timings: dict
+    params: dict
+    best: list
+
+
+def dewak(ws, dataset: str, config: DewakConfig | None = None, progress=NULL) -> DewakOutcome:
+    """DEWAK on ``dataset``: the (d, k) with the lowest noise2self loss, stored in uns['cellwak_dewak']."""
+    from ..tl.dewak import KEY, check_params
+    from ..tl.dewak import dewak as run_dewak
+
+    config = config or DewakConfig()
+    config.check()
+    ws = open_workspace(ws)
+    row = ws.dataset(dataset)
+    options = dict(d_max=config.d_max, k_max=config.k_max, search=config.search, norm=config.norm, scaling=config.scaling)
+    check_params(row["n_obs"], **options)
+    with editing(ws, dataset) as adata:
+        result = run_dewak(adata, use_rep=config.rep, random_state=config.seed, progress=progress, **options)
+    best = result.table.nsmallest(5, "loss")
+    return DewakOutcome(
+        dataset=dataset, key=KEY, d=result.d, k=result.k, loss=result.loss, baseline_loss=result.baseline_loss,
+        improvement=1.0 - result.loss / result.baseline_loss, n_evaluated=result.n_evaluated, n_knn=result.n_knn,
+        search=result.search, norm=config.norm, scaling=config.scaling, d_max=result.params["d_max"],
+        k_max=config.k_max, seed=config.seed, seconds=result.timings["total"], timings=result.timings,
+        params=result.params,
+        best=[{"d": int(r.d), "k": int(r.k), "loss": float(r.loss)} for r in best.itertuples()])

@@ -1,0 +1,83 @@
+"""The recorded clusterings of a workspace: list, show, remove, prune."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import InputError
+from ._common import Result, editing, open_workspace
+
+
+def _short(c: dict) -> dict:
+    p = c.get("params") or {}
+    return {"id": c["id"], "dataset": c["dataset"], "method": c["method"], "key": c["key"], "gamma": p.get("gamma"),
+            "k": p.get("k"), "n_clusters": c["n_clusters"], "metrics": c.get("metrics") or {},
+            "chosen": p.get("chosen"), "created": c["created"]}
+
+
+@dataclass
+class ClusteringList(Result):
+    clusterings: list
+
+
+def list_clusterings(ws=None, dataset: str | None = None) -> ClusteringList:
+    """Recorded clusterings (of one dataset, or all), oldest first."""
+    ws = open_workspace(ws)
+    if dataset is not None:
+        ws.dataset(dataset, builtin_ok=False)
+    return ClusteringList([_short(c) for c in ws.clusterings(dataset)])
+
+
+def show_clustering(ws, clustering_id: int) -> dict:
+    """Everything recorded about one clustering: parameters, sizes, metrics, provenance."""
+    from ..jsonable import jsonable
+
+    return jsonable(open_workspace(ws).clustering(clustering_id))
+
+
+@dataclass
+class RemovedClusterings(Result):
+    removed: list            # ids
+    dropped_columns: dict    # dataset -> obs columns no clustering refers to any more, removed
+
+
+def _drop_orphan_columns(ws, datasets) -> dict:
+    """obs columns of removed clusterings that no remaining clustering records."""
+    dropped = {}
+    for name in sorted(datasets):
+        keep = {c["key"] for c in ws.clusterings(name)}
+        with editing(ws, name) as adata:
+            gone = [k for k in adata.obs.columns if str(k).startswith("cellwak_leiden") and k not in keep]
+            for key in gone:
+                del adata.obs[key]
+            for key in [k for k in ("cellwak_leiden",) if k in adata.uns and k not in keep]:
+                del adata.uns[key]
+        if gone:
+            dropped[name] = gone
+    return dropped
+
+
+def remove_clusterings(ws, ids) -> RemovedClusterings:
+    """Remove recorded clusterings (catalog rows and label files), and the obs columns that no
+    remaining clustering of their dataset records."""
+    ws = open_workspace(ws)
+    ids = [int(i) for i in ids]
+    if not ids:
+        raise InputError("no clustering id given", "see `cellwak clusters list`")
+    rows = [ws.clustering(i) for i in ids]  # every id must exist before anything is removed
+    ws.remove_clusterings(ids)
+    return RemovedClusterings(removed=[r["id"] for r in rows],
+                              dropped_columns=_drop_orphan_columns(ws, {r["dataset"] for r in rows}))
+
+
+def prune_clusterings(ws=None, dataset: str | None = None, *, keep_chosen: bool = True) -> RemovedClusterings:
+    """Remove the resolutions of sweeps (``leiden-sweep`` rows) that their sweep did not choose
+    (with ``keep_chosen=False``: every sweep row). ``cellwak cluster`` results are kept."""
+    ws = open_workspace(ws)
+    if dataset is not None:
+        ws.dataset(dataset, builtin_ok=False)
+    rows = [c for c in ws.clusterings(dataset) if c["method"] == "leiden-sweep"
+            and not (keep_chosen and (c.get("params") or {}).get("chosen"))]
+    ws.remove_clusterings([r["id"] for r in rows])
+    return RemovedClusterings(removed=[r["id"] for r in rows],
+                              dropped_columns=_drop_orphan_columns(ws, {r["dataset"] for r in rows}))

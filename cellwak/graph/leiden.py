@@ -1,0 +1,138 @@
+"""Leiden community detection on a graph in CSR form (igraph by default, leidenalg on request).
+
+Seeded: the same graph and seed give the same labels. Labels are renumbered by cluster size,
+largest first, so cluster 0 is always the biggest.
+"""
+
+from __future__ import annotations
+
+import random
+from contextlib import contextmanager
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..choices import LEIDEN_BACKENDS
+
+
+def to_igraph(adjacency: sp.spmatrix, *, weighted: bool = True):
+    """Undirected igraph Graph from a symmetric sparse adjacency (upper triangle used)."""
+    import igraph
+
+    upper = sp.triu(adjacency, k=1).tocoo()
+    g = igraph.Graph(n=adjacency.shape[0], edges=np.column_stack([upper.row, upper.col]), directed=False)
+    if weighted:
+        g.es["weight"] = upper.data.astype(np.float64).tolist()
+    return g
+
+
+@contextmanager
+def _igraph_seed(seed: int):
+    import igraph
+
+    igraph.set_random_number_generator(random.Random(seed))
+    try:
+        yield
+    finally:
+        igraph.set_random_number_generator(random)
+
+
+MAX_ITERATIONS = 20
+
+
+def _until_stable(g, objective: str, weights, resolution: float) -> list[int]:
+    """Leiden iterations from the previous result until the quality stops improving (at most
+    ``MAX_ITERATIONS``). igraph's own n_iterations=-1 waits for an unchanged membership, which at
+    high resolutions on large kNN graphs can take minutes (270 s vs 8 s measured at 100k cells)."""
+    membership = g.community_leiden(objective_function=objective, weights=weights, resolution=resolution,
+                                    n_iterations=1).membership
+    quality = _quality(g, membership, objective, weights, resolution)
+    for _ in range(MAX_ITERATIONS - 1):
+        nxt = g.community_leiden(objective_function=objective, weights=weights, resolution=resolution,
+                                 n_iterations=1, initial_membership=membership).membership
+        q = _quality(g, nxt, objective, weights, resolution)
+        if q <= quality + 1e-12 * max(1.0, abs(quality)):
+            break
+        membership, quality = nxt, q
+    return membership
+
+
+def _quality(g, membership, objective: str, weights, resolution: float) -> float:
+    if objective == "modularity":
+        return g.modularity(membership, weights=weights, resolution=resolution)
+    import numpy as np  # CPM: sum over clusters of (internal weight - resolution * n_c choose 2)
+
+    m = np.asarray(membership)
+    w = np.asarray(g.es[weights]) if weights else np.ones(g.ecount())
+    edges = np.asarray(g.get_edgelist())
+    internal = np.bincount(m[edges[:, 0]][m[edges[:, 0]] == m[edges[:, 1]]],
+                           weights=w[m[edges[:, 0]] == m[edges[:, 1]]], minlength=m.max() + 1)
+    sizes = np.bincount(m)
+    return float((internal - resolution * sizes * (sizes - 1) / 2).sum())
+
+
+def relabel_by_size(membership) -> np.ndarray:
+    membership = np.asarray(membership)
+    ids, counts = np.unique(membership, return_counts=True)
+    order = ids[np.lexsort((ids, -counts))]  # by size, ties by original id
+    mapping = np.empty(ids.max() + 1, dtype=np.int64)
+    mapping[order] = np.arange(len(order))
+    return mapping[membership]
+
+
+OBJECTIVES = {
+    # name: (igraph objective, leidenalg partition class name, takes a resolution)
+    "modularity": ("modularity", "RBConfigurationVertexPartition", True),
+    "cpm": ("CPM", "CPMVertexPartition", True),
+    "rber": (None, "RBERVertexPartition", True),
+    "significance": (None, "SignificanceVertexPartition", False),
+    "surprise": (None, "SurpriseVertexPartition", False),
+}
+BACKENDS = LEIDEN_BACKENDS
+
+
+def leiden(adjacency: sp.spmatrix, resolution: float = 1.0, *, seed: int = 0, n_iterations: int = -1,
+           objective: str = "modularity", weighted: bool = False, backend: str = "igraph", graph=None) -> np.ndarray:
+    """Cluster labels (int64, 0 = largest cluster).
+
+    objective: ``modularity`` (the resolution gamma scales the null model; leidenalg's
+    RBConfiguration), ``CPM``; with leidenalg also ``RBER``, ``Significance``, ``Surprise``.
+    backend: ``igraph`` (``community_leiden``, C; the fastest), ``leidenalg``, or ``julia``
+    (CellWAK.jl's Leiden, modularity only; needs a julia executable).
+    ``graph``: a prebuilt igraph Graph of ``adjacency`` to skip the conversion (sweeps).
+    """
+    key = objective.lower()
+    if key not in OBJECTIVES:
+        raise ValueError(f"unknown Leiden objective {objective!r}; choose one of {sorted(OBJECTIVES)}")
+    igraph_name, leidenalg_name, uses_resolution = OBJECTIVES[key]
+    if uses_resolution and not resolution > 0:
+        raise ValueError(f"resolution must be > 0, got {resolution}")
+    if backend == "julia":
+        if key != "modularity":
+            raise ValueError("the Julia Leiden optimises modularity only")
+        from ..backends.julia import shared_kernels
+
+        A = adjacency if weighted else (adjacency != 0).astype(np.float64)
+        return relabel_by_size(shared_kernels().leiden(A, resolution, seed=seed, n_iterations=n_iterations))
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown Leiden backend {backend!r}; choose one of {BACKENDS}")
+    g = graph if graph is not None else to_igraph(adjacency, weighted=weighted)
+    weights = "weight" if weighted and "weight" in g.es.attributes() else None
+    if backend == "igraph":
+        if igraph_name is None:
+            raise ValueError(f"objective {objective!r} needs backend='leidenalg'")
+        with _igraph_seed(seed):
+            if n_iterations >= 0:
+                membership = g.community_leiden(objective_function=igraph_name, weights=weights,
+                                                resolution=resolution, n_iterations=n_iterations).membership
+            else:
+                membership = _until_stable(g, igraph_name, weights, resolution)
+        return relabel_by_size(membership)
+    import leidenalg
+
+    kind = getattr(leidenalg, leidenalg_name)
+    kwargs = {"resolution_parameter": resolution} if uses_resolution else {}
+    if weights and key != "significance":
+        kwargs["weights"] = weights
+    part = leidenalg.find_partition(g, kind, n_iterations=n_iterations, seed=seed, **kwargs)
+    return relabel_by_size(part.membership)
