@@ -2,7 +2,9 @@
 
     import cellwak as cw
     adata = cw.read("cells.csv", cw.io.ReadOptions(label="cell_type"))
-    cw.tl.cluster(adata, gamma=1.0)
+    cw.pp.neighbors(adata)                      # scanpy-shaped tools on an AnnData
+    cw.tl.leiden(adata, resolution="auto")
+    cw.api.cluster(None, "blood")               # workspace operations (what the CLI runs)
 
 Submodules load on first use so that ``cellwak --version`` stays instant.
 """
@@ -13,7 +15,8 @@ import importlib
 
 from ._version import __version__
 
-_SUBMODULES = {"io", "pp", "tl", "graph", "metrics", "store", "datasets", "provenance", "errors", "train", "runs", "models"}
+_SUBMODULES = {"api", "io", "pp", "tl", "graph", "metrics", "store", "datasets", "provenance", "errors", "train", "runs",
+               "models"}
 
 
 def __getattr__(name):

@@ -117,6 +117,13 @@ CASES = [
     ("unknown device", lambda f, t: ["cluster", "--dataset", "cells", "--device", "tpu"], "device"),
     ("gamma not a number", lambda f, t: ["cluster", "--dataset", "cells", "--gamma", "lots"], "gamma"),
     ("unknown option", lambda f, t: ["data", "add", t, "--colour", "red"], "colour"),
+    ("option the format ignores", lambda f, t: ["data", "add", t, "--name", "x", "--arcsinh", "5"],
+     "--arcsinh does not apply to CSV/TSV tables"),
+    ("channels on a table", lambda f, t: ["data", "add", t, "--name", "x", "--channels-last"], "does not apply"),
+    ("unknown choice", lambda f, t: ["cluster", "--dataset", "cells", "--knn", "annoy"],
+     "'--knn': 'annoy' is not one of 'auto', 'exact', 'hnsw'"),
+    ("clusters rm unknown id", lambda f, t: ["clusters", "rm", "999"], "no clustering #999"),
+    ("runs export unknown run", lambda f, t: ["runs", "export", "7", "--csv", t.parent / "m.csv"], "no run #7"),
 ]
 
 

@@ -55,3 +55,23 @@ def test_gated_metrics_leave_unlabeled_events_out(cli, shared_data):
     cli("data", "add", *_args(shared_data, CASES["bal"][0]), "--name", "bal")
     out = cli("cluster", "-d", "bal", "--json").json()
     assert out["metrics"]["n_labelled"] == 19225 - 5554
+
+
+def test_options_a_real_file_cannot_use_are_refused(cli, home, shared_data):
+    from conftest import snapshot
+
+    before = snapshot(home)
+    r = cli("data", "add", str(shared_data / "flowsom_bal/ff.fcs"), "--meta", "Time")
+    assert r.code == 2 and r.err.strip() == ("cellwak: error: --meta does not apply to FCS files (it keeps numeric "
+                                             "columns of a table out of the features); remove it")
+    assert snapshot(home) == before
+
+
+def test_real_h5ad_clusters_from_the_cli_with_the_label_key_alias(cli, shared_data):
+    r = cli("data", "add", str(shared_data / "pbmc68k_reduced/10x_pbmc68k_reduced.h5ad"), "--name", "pbmc",
+            "--label-key", "bulk_labels", "--json")
+    assert r.code == 0 and r.json()["label_column"] == "bulk_labels"
+    out = cli("cluster", "-d", "pbmc", "--json").json()
+    assert out["metrics"]["n_labelled"] == 700 and out["metrics"]["ari"] > 0.3
+    shown = cli("data", "show", "pbmc", "--json").json()
+    assert {"X_pca", "X_umap", "X_cellwak_pca"} <= set(shown["representations"])  # the file's own keys stay

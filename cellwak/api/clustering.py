@@ -18,9 +18,17 @@ from ._common import Result, editing, open_workspace
 from .config import ClusterConfig, DewakConfig, SweepConfig
 
 
-def _check_k(n_obs: int, k: int) -> None:
-    if k >= n_obs:
-        raise InputError(f"--k {k} is not smaller than the number of cells ({n_obs})", f"choose k below {n_obs}")
+def _begin(ws, dataset: str, config):
+    """Everything checked before any work: the settings, the device, the dataset, k against its
+    size. Returns (workspace, catalog row, device)."""
+    config.check()
+    device = resolve_device(config.device)
+    ws = open_workspace(ws)
+    row = ws.dataset(dataset)
+    if config.k >= row["n_obs"]:
+        raise InputError(f"--k {config.k} is not smaller than the number of cells ({row['n_obs']})",
+                         f"choose k below {row['n_obs']}")
+    return ws, row, device
 
 
 def _row(key: str, labels, params: dict, metrics: dict, provenance: dict, seconds, method: str) -> tuple:
@@ -78,11 +86,7 @@ def cluster(ws, dataset: str, config: ClusterConfig | None = None, progress=NULL
     from ..metrics import majority_labels
 
     config = config or ClusterConfig()
-    config.check()
-    device = resolve_device(config.device)
-    ws = open_workspace(ws)
-    row = ws.dataset(dataset)
-    _check_k(row["n_obs"], config.k)
+    ws, row, device = _begin(ws, dataset, config)
     with editing(ws, dataset) as adata:
         result = tl.cluster(adata, gamma=tl.parse_gamma(config.gamma), k=config.k, seed=config.seed, rep=config.rep,
                             n_pcs=config.n_pcs, knn_method=config.knn, weights=config.weights,
@@ -123,11 +127,7 @@ def sweep(ws, dataset: str, config: SweepConfig | None = None, progress=NULL) ->
     from ..tl.sweep import parse_gammas, run_sweep
 
     config = config or SweepConfig()
-    config.check()
-    device = resolve_device(config.device)
-    ws = open_workspace(ws)
-    row = ws.dataset(dataset)
-    _check_k(row["n_obs"], config.k)
+    ws, _, device = _begin(ws, dataset, config)
     with editing(ws, dataset) as adata:
         ctx = nb.compute(adata, n_neighbors=config.k, n_pcs=None if config.rep is not None else config.n_pcs,
                          use_rep=config.rep, method=config.knn, weights=config.weights, random_state=config.seed,
