@@ -1,6 +1,6 @@
 # cellwak set-up. The two commands in README:
 #   make demo   set up .venv (torch first, pinned), R from apt when missing, run the demo clustering
-#   make test   the same set-up, then the test suite: the fast tests, then the slow ones
+#   make test   the same set-up, then the test suite: the fast tests, the slow ones, the reliability suite
 # Both are idempotent: a second run only re-checks.
 
 PYTHON ?= python3
@@ -18,7 +18,8 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest
-	$(BIN)/python -m pytest -m "slow and not gpu"
+	$(BIN)/python -m pytest -m "slow and not gpu and not reliability"
+	$(BIN)/python -m pytest -m "reliability and not slow and not gpu"
 	@if [ -x .cache/julia/bin/julia ]; then .cache/julia/bin/julia --startup-file=no julia/test/runtests.jl; \
 	  else echo "Julia not available: julia/test/runtests.jl skipped"; fi
 

@@ -54,7 +54,8 @@ def write_text(final, text: str) -> Path:
     return write_bytes(final, text.encode("utf-8"))
 
 
-def _owner_pid(name: str) -> int | None:
+def owner_pid(name: str) -> int | None:
+    """The process that wrote a temporary file (from its name), or None for other files."""
     if TMP_MARK not in name:
         return None
     tail = name.rsplit(TMP_MARK, 1)[1]
@@ -71,7 +72,7 @@ def sweep_temporaries(folder, *, recursive: bool = False) -> list[Path]:
         return []
     removed = []
     for p in (folder.rglob if recursive else folder.glob)(f".*{TMP_MARK}*"):
-        pid = _owner_pid(p.name)
+        pid = owner_pid(p.name)
         if pid is None or psutil.pid_exists(pid):  # not ours, or its writer still runs
             continue
         if p.is_dir():

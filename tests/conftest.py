@@ -11,6 +11,14 @@ import numpy as np
 import pytest
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+RELIABILITY = Path(__file__).resolve().parent / "reliability"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Everything under tests/reliability/ is the reliability suite (`pytest -m reliability`)."""
+    for item in items:
+        if RELIABILITY in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.reliability)
 
 
 @dataclass

@@ -23,7 +23,7 @@ LAYERS = {
     6: {"graph", "models", "metrics"},
     7: {"pp", "tl", "runs"},
     8: {"api"},
-    9: {"cli"},
+    9: {"cli", "__main__"},
 }
 RANK = {name: rank for rank, names in LAYERS.items() for name in names}
 # what a face may import: the operations and the plain base modules, nothing that computes or stores

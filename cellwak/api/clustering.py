@@ -94,11 +94,11 @@ def cluster(ws, dataset: str, config: ClusterConfig | None = None, progress=NULL
                             subsamples=config.subsamples, n_jobs=config.jobs, device=device,
                             auto_gammas=config.auto_gammas, progress=progress)
         true, mask = labelled_mask(adata)
+        items = _sweep_rows(result.sweep) if result.sweep is not None else []
+        items.append(_row("cellwak_leiden", result.labels, result.params, result.metrics, result.provenance,
+                          result.timings["total"], "leiden"))
+        rows = ws.add_clusterings(dataset, items)  # recorded first: the saved file only mirrors the record
     composition = majority_labels(true, result.labels, mask) if true is not None and mask.any() else []
-    items = _sweep_rows(result.sweep) if result.sweep is not None else []
-    items.append(_row("cellwak_leiden", result.labels, result.params, result.metrics, result.provenance,
-                      result.timings["total"], "leiden"))
-    rows = ws.add_clusterings(dataset, items)
     return ClusterOutcome(
         dataset=dataset, clustering_id=rows[-1]["id"], key="cellwak_leiden", gamma=result.gamma,
         gamma_rule=result.params["gamma_rule"], k=config.k, seed=config.seed, n_clusters=result.n_clusters,
@@ -136,7 +136,7 @@ def sweep(ws, dataset: str, config: SweepConfig | None = None, progress=NULL) ->
         result = run_sweep(adata, ctx, parse_gammas(config.gammas), seeds=config.seeds, subsamples=config.subsamples,
                            n_iterations=config.n_iterations, rule=config.rule, seed=config.seed, n_jobs=config.jobs,
                            progress=progress)
-    rows = ws.add_clusterings(dataset, _sweep_rows(result))
+        rows = ws.add_clusterings(dataset, _sweep_rows(result))  # recorded first, then the file is saved
     return SweepOutcome(dataset=dataset, chosen_gamma=result.chosen, rule=result.rule, rows=_sweep_table(result),
                         n2s_knn=result.n2s_knn, n2s_mean=result.n2s_mean, clustering_ids=[r["id"] for r in rows],
                         params=result.params, timings=result.timings)

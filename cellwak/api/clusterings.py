@@ -41,19 +41,22 @@ class RemovedClusterings(Result):
     dropped_columns: dict    # dataset -> obs columns no clustering refers to any more, removed
 
 
-def _drop_orphan_columns(ws, datasets) -> dict:
-    """obs columns of removed clusterings that no remaining clustering records."""
+def _drop_orphan_columns(ws, removed: list[dict]) -> dict:
+    """The obs columns of removed clusterings that no remaining clustering records, dropped from
+    their datasets; returns them per dataset."""
     dropped = {}
-    for name in sorted(datasets):
+    for name in sorted({r["dataset"] for r in removed}):
         keep = {c["key"] for c in ws.clusterings(name)}
+        gone = sorted({r["key"] for r in removed if r["dataset"] == name} - keep)
+        if not gone:
+            continue
         with editing(ws, name) as adata:
-            gone = [k for k in adata.obs.columns if str(k).startswith("cellwak_leiden") and k not in keep]
             for key in gone:
-                del adata.obs[key]
-            for key in [k for k in ("cellwak_leiden",) if k in adata.uns and k not in keep]:
-                del adata.uns[key]
-        if gone:
-            dropped[name] = gone
+                if key in adata.obs:
+                    del adata.obs[key]
+                if key in adata.uns:
+                    del adata.uns[key]
+        dropped[name] = gone
     return dropped
 
 
@@ -66,8 +69,7 @@ def remove_clusterings(ws, ids) -> RemovedClusterings:
         raise InputError("no clustering id given", "see `cellwak clusters list`")
     rows = [ws.clustering(i) for i in ids]  # every id must exist before anything is removed
     ws.remove_clusterings(ids)
-    return RemovedClusterings(removed=[r["id"] for r in rows],
-                              dropped_columns=_drop_orphan_columns(ws, {r["dataset"] for r in rows}))
+    return RemovedClusterings(removed=[r["id"] for r in rows], dropped_columns=_drop_orphan_columns(ws, rows))
 
 
 def prune_clusterings(ws=None, dataset: str | None = None, *, keep_chosen: bool = True) -> RemovedClusterings:
@@ -79,5 +81,4 @@ def prune_clusterings(ws=None, dataset: str | None = None, *, keep_chosen: bool 
     rows = [c for c in ws.clusterings(dataset) if c["method"] == "leiden-sweep"
             and not (keep_chosen and (c.get("params") or {}).get("chosen"))]
     ws.remove_clusterings([r["id"] for r in rows])
-    return RemovedClusterings(removed=[r["id"] for r in rows],
-                              dropped_columns=_drop_orphan_columns(ws, {r["dataset"] for r in rows}))
+    return RemovedClusterings(removed=[r["id"] for r in rows], dropped_columns=_drop_orphan_columns(ws, rows))

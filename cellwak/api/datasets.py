@@ -110,9 +110,21 @@ def export_dataset(ws, name: str, out, *, force: bool = False) -> ExportResult:
     from ..io import export
     from ..io.writers import check_export_target
 
+    import os
+
     target = check_export_target(out, force)  # before loading: fail fast
     ws = open_workspace(ws)
-    written = export(ws.load(name), target, force=force)
+    home = ws.home.resolve()
+    if target.resolve() == home or home in target.resolve().parents:
+        raise InputError(f"{target} is inside the workspace {home}",
+                         "export to a folder outside the workspace; its files belong to cellwak")
+    if not os.access(target.parent, os.W_OK):
+        raise InputError(f"cannot write to {target.parent} (permission denied)", "choose a folder you can write to")
+    adata = ws.load(name)
+    try:
+        written = export(adata, target, force=force)
+    except OSError as exc:  # full disk, a path that vanished, a read-only file system
+        raise InputError(f"cannot write {target} ({exc.strerror or exc})", "choose another --out") from None
     return ExportResult(dataset=name, out=str(written), bytes=written.stat().st_size)
 
 

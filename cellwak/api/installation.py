@@ -36,8 +36,40 @@ def tui_status() -> dict:
     return {"status": "ok", "location": str(package)}
 
 
-def collect(home=None, *, check_r: bool = True, check_julia: bool = True) -> dict:
-    """What this installation can do (the report of `cellwak doctor`)."""
+def check_workspace(home=None, *, repair: bool = False) -> dict:
+    """`cellwak doctor --workspace [--repair]`: the workspace's integrity (see
+    :mod:`cellwak.store.integrity`) and runs whose process died."""
+    from ..runs.store import ACTIVE, RunStore
+    from ..store import Workspace
+    from ..store.integrity import check
+
+    ws = Workspace(home, sweep=repair)  # a check reports leftovers, it does not remove them
+    report = check(ws, repair=repair)
+    catalog_ok = not any(p["kind"] == "catalog" and not p["repaired"] for p in report["problems"])
+    if report["exists"] and ws.catalog_path.exists() and catalog_ok:
+        store = RunStore(ws)
+        for row in store.list(refresh=False):
+            reason = store.dead_reason(row) if row["status"] in ACTIVE else None
+            if reason is None:
+                continue
+            problem = {"kind": "run", "what": f"#{row['id']}", "detail": f"{row['status']} but {reason}", "repaired": False}
+            if repair:
+                store.refresh(row)
+                problem.update(repaired=True, detail=f"{problem['detail']}; marked failed (resume it)")
+            report["problems"].append(problem)
+        ws.close()
+    report["ok"] = all(p["repaired"] for p in report["problems"])
+    report["repair"] = repair
+    return report
+
+
+def collect(home=None, *, check_r: bool = True, check_julia: bool = True, workspace: bool = False,
+            repair: bool = False) -> dict:
+    """What this installation can do (the report of `cellwak doctor`); with ``workspace``, the
+    workspace's integrity instead (``repair``: fix what can be fixed safely)."""
+    if workspace or repair:
+        report = check_workspace(home, repair=repair)
+        return {"workspace_check": report, "ok": report["ok"]}
     from ..backends import julia, r
     from ..store import Workspace
 

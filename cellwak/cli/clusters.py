@@ -45,7 +45,7 @@ def render_list(console, rows: list[dict]) -> None:
                       f"{r['gamma']:.3g}" if r["gamma"] is not None else "-", str(r["k"] or "-"), str(r["n_clusters"]),
                       fmt(m.get("ari")), fmt(m.get("nmi")), created)
     console.print(table)
-    console.print("K: clusters; *: the resolution its sweep chose; details: cellwak clusters show ID")
+    console.print("K: clusters; *: chosen by its sweep; details: cellwak clusters show ID")
 
 
 @app.command("show")

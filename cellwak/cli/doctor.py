@@ -13,16 +13,46 @@ from ._state import emit, home
 def doctor(
     no_r: Annotated[bool, typer.Option("--no-r", help="Skip the R checks.")] = False,
     no_julia: Annotated[bool, typer.Option("--no-julia", help="Skip the Julia checks.")] = False,
+    workspace: Annotated[bool, typer.Option("--workspace", help="Check the workspace instead: catalog integrity, "
+                                            "every dataset and clustering file, orphans, leftovers of killed "
+                                            "commands, runs whose process died.")] = False,
+    repair: Annotated[bool, typer.Option("--repair", help="With --workspace: fix what can be fixed safely (remove "
+                                         "leftovers and orphans and rows whose files are gone, mark dead runs "
+                                         "failed, rebuild a damaged catalog from the dataset folders).")] = False,
 ):
     """Check Python, torch (device, threads), R and rpy2 with the R packages, Julia and juliacall,
-    and the dashboard. Exit status 1 when the core (cellwak, Python, torch) is not usable."""
-    report = api.doctor(home(), check_r=not no_r, check_julia=not no_julia)
+    and the dashboard; or, with --workspace, the workspace. Exit status 1 when the core (cellwak,
+    Python, torch) is not usable, or the workspace has problems left."""
+    report = api.doctor(home(), check_r=not no_r, check_julia=not no_julia, workspace=workspace, repair=repair)
     emit(report, lambda c: render(c, report))
     return 0 if report["ok"] else 1
 
 
+def render_workspace(console, rep: dict) -> None:
+    from rich.markup import escape
+
+    if not rep["exists"]:
+        console.print(f"workspace {escape(rep['home'])}: not created yet, nothing to check")
+        return
+    c = rep["checked"]
+    console.print(f"workspace {escape(rep['home'])}: {c['datasets']} datasets, {c['clusterings']} clusterings, "
+                  f"{c['runs']} runs checked")
+    for p in rep["problems"]:
+        state = "[green]repaired[/]" if p["repaired"] else "[yellow]found[/]"
+        console.print(f"  {state} {p['kind']} {escape(p['what'])}: {escape(p['detail'])}")
+    if not rep["problems"]:
+        console.print("  [green]no problems[/]")
+    elif not rep["ok"]:
+        console.print("  fix them with `cellwak doctor --workspace --repair`" if not rep["repair"] else
+                      "  some problems are left: see above")
+
+
 def render(console, rep: dict) -> None:
     from rich.markup import escape
+
+    if "workspace_check" in rep:
+        render_workspace(console, rep["workspace_check"])
+        return
 
     mark = {"ok": "[green]ok[/]", "partial": "[yellow]partial[/]", "missing": "[yellow]missing[/]",
             "error": "[red]error[/]", "skipped": "[dim]skipped[/]"}

@@ -124,6 +124,10 @@ def compute(adata, *, n_neighbors: int = 15, n_pcs: int | None = None, use_rep: 
     with progress.task("representation", total=1) as task:
         X, rep_info = _representation(adata, use_rep, n_pcs, random_state)
         task.advance()
+    if X.shape[0] > 1 and not np.any(np.ptp(X, axis=0) > 0):
+        what = rep_info["rep"] if rep_info["rep"] != "X" else "the features"
+        raise InputError(f"every cell has the same values in {what}: there is nothing to cluster",
+                         "check the data (a constant export, or features that were all dropped), or choose another --rep")
     if metric == "cosine":  # Euclidean distance of unit vectors orders neighbours as cosine does
         norms = np.linalg.norm(X, axis=1, keepdims=True)
         X = (X / np.where(norms > 0, norms, 1.0)).astype(np.float32)

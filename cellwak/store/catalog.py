@@ -12,7 +12,17 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..errors import CellwakError
 from ..jsonable import dumps
+
+
+class WorkspaceError(CellwakError):
+    """A workspace that cannot be used as it is (damaged, or from a newer cellwak)."""
+
+
+def damaged(path: Path, detail: str) -> WorkspaceError:
+    return WorkspaceError(f"the workspace catalog {path} is damaged ({detail.splitlines()[0][:120]})",
+                          "run `cellwak doctor --workspace --repair`, or move the folder aside and add the datasets again")
 
 MIGRATIONS = [
     """
@@ -105,17 +115,25 @@ class Catalog:
     def __init__(self, path: Path):
         self.path = Path(path)
         self._conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA foreign_keys=ON")
-        self._conn.execute("PRAGMA busy_timeout=30000")
-        self._migrate()
+        try:
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute("PRAGMA busy_timeout=30000")
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise damaged(self.path, str(exc)) from None
 
     def close(self):
         self._conn.close()
 
     def _migrate(self):
         version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise WorkspaceError(f"the workspace catalog {self.path} was written by a newer cellwak "
+                                 f"(schema {version}; this one knows {len(MIGRATIONS)})",
+                                 "upgrade cellwak, or use another --home")
         for i, script in enumerate(MIGRATIONS[version:], start=version + 1):
             with self.transaction():
                 for statement in filter(str.strip, script.split(";")):

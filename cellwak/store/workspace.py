@@ -12,8 +12,9 @@ written last: a row always points to a complete artifact.
 
 from __future__ import annotations
 
-import fcntl
+import json
 import os
+import sqlite3
 import re
 import shutil
 import uuid
@@ -24,10 +25,11 @@ import numpy as np
 
 from ..atomic import atomic_path, sweep_temporaries, temporary_path
 from ..errors import ConflictError, InputError, NotFoundError
-from ..jsonable import jsonable
-from .catalog import Catalog, now
+from ..jsonable import dumps, jsonable
+from .catalog import Catalog, WorkspaceError, now
+from .locks import folder_lock
 
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # the whole name (fullmatch: no trailing newline)
 ENV_HOME = "CELLWAK_HOME"
 
 
@@ -46,15 +48,18 @@ def validate_name(name: str, what: str = "dataset") -> str:
     if "/" in name or "\\" in name or os.sep in name:
         raise InputError(f"{what} name {name!r} contains a path separator",
                          "use letters, digits, '.', '_' and '-' only")
-    if not NAME.match(name):
+    if not isinstance(name, str) or not NAME.fullmatch(name):
         raise InputError(f"{what} name {name!r} is not allowed",
                          "use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
     return name
 
 
 class Workspace:
-    def __init__(self, home: str | Path | None = None):
+    def __init__(self, home: str | Path | None = None, *, sweep: bool = True):
+        """``sweep``: remove what killed commands left when the catalog is first opened (every
+        command does; a check that reports them does not)."""
         self.home = Path(home).expanduser() if home is not None else default_home()
+        self._sweep = sweep
         if self.home.exists() and not self.home.is_dir():
             raise InputError(f"workspace {self.home} is a file, not a folder",
                              f"point --home or {ENV_HOME} to a folder")
@@ -68,9 +73,27 @@ class Workspace:
     @property
     def catalog(self) -> Catalog:
         if self._catalog is None:
-            self.home.mkdir(parents=True, exist_ok=True)
+            if not self.home.exists():  # private: the data of unpublished screens
+                self.home.mkdir(parents=True)
+                os.chmod(self.home, 0o700)
+            new = not self.catalog_path.exists()
             self._catalog = Catalog(self.catalog_path)
+            if new:
+                os.chmod(self.catalog_path, 0o600)
+            if self._sweep:
+                self.sweep_stale()
         return self._catalog
+
+    def sweep_stale(self) -> list[Path]:
+        """Remove the temporary files and folders of processes that no longer exist (a command or a
+        run killed mid-write); returns what was removed."""
+        removed = []
+        for folder in (self.home / "datasets", *(self.home / "datasets").glob("*"),
+                       *(self.home / "datasets").glob("*/clusterings"),
+                       *(self.home / "runs").glob("*"), *(self.home / "runs").glob("*/checkpoints")):
+            if folder.is_dir():
+                removed += sweep_temporaries(folder)
+        return removed
 
     def _readable(self) -> bool:
         """Read-only commands on a workspace that does not exist yet see it as empty."""
@@ -106,31 +129,25 @@ class Workspace:
         from ..io.writers import write_h5ad
 
         validate_name(name)
+        taken = ConflictError(f"a dataset named {name!r} already exists",
+                              f"choose another --name, or remove it first with `cellwak data rm {name}`")
         if self._readable() and self.catalog.get("datasets", "name", name) is not None:
-            raise ConflictError(f"a dataset named {name!r} already exists",
-                                f"choose another --name, or remove it first with `cellwak data rm {name}`")
+            raise taken
+        self.catalog  # creates a new workspace privately, and sweeps what killed commands left
         root = self.home / "datasets"
-        root.mkdir(parents=True, exist_ok=True)
-        sweep_temporaries(root)
+        root.mkdir(exist_ok=True)
         final = self.dataset_dir(name)
         tmp = temporary_path(final)
         tmp.mkdir()
         try:
             write_h5ad(adata, tmp / "data.h5ad", images_once=True)
-            if final.exists():  # a folder with no catalog row was left by a crash: not a dataset
-                shutil.rmtree(final)
-            os.replace(tmp, final)
-            # plain Python: info read back from an .h5ad holds NumPy arrays (e.g. image_shape)
-            info = jsonable({**adata.uns.get("cellwak", {}).get("dataset", {}), "summary": label_summary(adata)})
-            row = {
-                "name": name, "format": info.get("format", "h5ad"), "source": info.get("source"),
-                "n_obs": int(adata.n_obs), "n_vars": int(adata.n_vars),
-                "label_key": info.get("label_key"), "batch_key": info.get("batch_key"),
-                "image_shape": info.get("image_shape"), "builtin": int(builtin),
-                "artifact": str(Path("datasets") / name / "data.h5ad"), "created": now(),
-                "info": info,
-            }
-            self.catalog.insert("datasets", row)
+            with folder_lock(root):  # two `data add` of one name: exactly one wins, the other gets exit 2
+                if self.catalog.get("datasets", "name", name) is not None:
+                    raise taken
+                if final.exists():  # a folder with no catalog row was left by a crash: not a dataset
+                    shutil.rmtree(final)
+                os.replace(tmp, final)
+                self._insert_dataset(name, adata, builtin)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             if final.exists() and self.catalog.get("datasets", "name", name) is None:
@@ -138,45 +155,97 @@ class Workspace:
             raise
         return self.catalog.get("datasets", "name", name)
 
+    def _insert_dataset(self, name: str, adata, builtin: bool) -> None:
+        from ..io import label_summary
+
+        # plain Python: info read back from an .h5ad holds NumPy arrays (e.g. image_shape)
+        info = jsonable({**adata.uns.get("cellwak", {}).get("dataset", {}), "summary": label_summary(adata)})
+        self.catalog.insert("datasets", {
+            "name": name, "format": info.get("format", "h5ad"), "source": info.get("source"),
+            "n_obs": int(adata.n_obs), "n_vars": int(adata.n_vars),
+            "label_key": info.get("label_key"), "batch_key": info.get("batch_key"),
+            "image_shape": info.get("image_shape"), "builtin": int(builtin),
+            "artifact": str(Path("datasets") / name / "data.h5ad"), "created": now(), "info": info,
+        })
+
     def load(self, name: str):
-        """The dataset as AnnData (an image dataset's X is a view of ``obsm['images']``)."""
+        """The dataset as AnnData (an image dataset's X is a view of ``obsm['images']``), with the
+        labels of its recorded clusterings (the catalog is the record: a command killed after
+        recording a clustering but before saving the dataset loses no labels)."""
         import anndata as ad
 
         row = self.dataset(name)
-        adata = ad.read_h5ad(self.home / row["artifact"])
+        path = self.home / row["artifact"]
+        try:
+            adata = ad.read_h5ad(path)
+        except Exception as exc:  # missing, truncated or overwritten by something else
+            raise WorkspaceError(f"the file of dataset {name!r} ({path}) is missing or damaged "
+                                 f"({type(exc).__name__}: {str(exc).splitlines()[0][:100] if str(exc) else ''})",
+                                 f"remove it with `cellwak data rm {name}` and add it again, or run "
+                                 "`cellwak doctor --workspace --repair`") from None
+        if adata.n_obs != row["n_obs"]:
+            raise WorkspaceError(f"dataset {name!r} holds {adata.n_obs} cells but the catalog recorded {row['n_obs']}",
+                                 f"remove it with `cellwak data rm {name}` and add it again")
         if adata.X is None and "images" in adata.obsm:
             adata.X = adata.obsm["images"].reshape(adata.n_obs, -1)
+        self._reconcile(name, adata)
         return adata
 
+    def _recorded(self, name: str) -> dict[str, dict]:
+        """The newest clustering row of each obs key of dataset ``name``."""
+        latest = {}
+        for c in self.clusterings(name):
+            latest[c["key"]] = c
+        return latest
+
+    def _reconcile(self, name: str, adata) -> None:
+        import pandas as pd
+
+        cellwak = adata.uns.get("cellwak", {})
+        saved = json.loads(cellwak.get("recorded", "{}")) if isinstance(cellwak.get("recorded"), str) else {}
+        latest = self._recorded(name)
+        for key, row in latest.items():
+            if saved.get(key) != row["id"] or key not in adata.obs:
+                if not (self.home / row["artifact"]).is_file():
+                    continue  # removed meanwhile, or damaged: `cellwak doctor --workspace` reports it
+                labels = self.clustering_labels(row["id"])
+                n = int(labels.max()) + 1 if labels.size else 0
+                adata.obs[key] = pd.Categorical(labels.astype(str), categories=[str(i) for i in range(n)])
+        for key in set(saved) - set(latest):  # its clusterings were removed
+            if key in adata.obs:
+                del adata.obs[key]
+
     def save(self, name: str, adata) -> None:
-        """Replace the stored dataset atomically (after a step added results to it)."""
+        """Replace the stored dataset atomically (after a step added results to it); call it with
+        the dataset's lock held (:meth:`dataset_lock`)."""
         from ..io.writers import write_h5ad
 
         row = self.dataset(name)
         path = self.home / row["artifact"]
         sweep_temporaries(path.parent)
+        adata.uns.setdefault("cellwak", {})["recorded"] = dumps({k: r["id"] for k, r in self._recorded(name).items()})
         with atomic_path(path) as tmp:
             write_h5ad(adata, tmp, images_once=True)
 
     @contextmanager
     def dataset_lock(self, name: str):
-        """An exclusive lock on one dataset's load-modify-save, across processes. The lock is
-        taken on the dataset's folder (which a save never replaces), so it creates no file."""
-        folder = self.dataset_dir(self.dataset(name)["name"])
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        """An exclusive lock on one dataset's load-modify-save, across processes (taken on the
+        dataset's folder, which a save never replaces, so it creates no file)."""
+        with folder_lock(self.dataset_dir(self.dataset(name)["name"])):
             yield
-        finally:
-            os.close(fd)  # closing releases the lock
 
     def remove_dataset(self, name: str) -> dict:
         row = self.catalog.get("datasets", "name", name) if self._readable() else None
         if row is None:
             validate_name(name)
             raise NotFoundError(f"no dataset named {name!r}", "see `cellwak data list`")
-        self.catalog.delete("datasets", "name", name)  # clusterings cascade
-        shutil.rmtree(self.dataset_dir(name), ignore_errors=True)
+        folder = self.dataset_dir(name)
+        if folder.is_dir():
+            with folder_lock(folder):  # a command saving this dataset finishes first
+                self.catalog.delete("datasets", "name", name)  # clusterings cascade
+                shutil.rmtree(folder, ignore_errors=True)
+        else:
+            self.catalog.delete("datasets", "name", name)
         return row
 
     # -- clusterings -----------------------------------------------------------------------
@@ -209,6 +278,11 @@ class Workspace:
                     cols = ", ".join(enc)
                     ids.append(conn.execute(f"INSERT INTO clusterings ({cols}) VALUES ({', '.join('?' * len(enc))})",
                                             list(enc.values())).lastrowid)
+        except sqlite3.IntegrityError:  # the dataset was removed meanwhile
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise ConflictError(f"dataset {dataset!r} was removed while this command ran; nothing was recorded",
+                                "add the dataset again") from None
         except BaseException:
             for path in written:
                 path.unlink(missing_ok=True)

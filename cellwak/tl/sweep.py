@@ -20,6 +20,7 @@ chosen gamma and the rule) and ``uns['cellwak']['sweep']`` (provenance).
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -37,6 +38,9 @@ from ._parallel_leiden import run_many
 from ._select import check_rule, choose_gamma
 
 
+MAX_RESOLUTIONS = 200  # one sweep: each resolution costs (1 + subsamples) Leiden runs
+
+
 def parse_gammas(spec: str) -> list[float]:
     """``0.05:3:30`` -> 30 values from 0.05 to 3 evenly spaced on a log scale; ``0.2,0.5,1`` -> a list."""
     try:
@@ -45,15 +49,20 @@ def parse_gammas(spec: str) -> list[float]:
             if len(parts) != 3:
                 raise ValueError
             lo, hi, count = float(parts[0]), float(parts[1]), int(parts[2])
-            if not (0 < lo < hi) or count < 2:
+            if not (0 < lo < hi < math.inf) or count < 2:
                 raise ValueError
+            if count > MAX_RESOLUTIONS:
+                raise InputError(f"{count} resolutions asked for in {spec!r}",
+                                 f"sweep at most {MAX_RESOLUTIONS}; for example 0.05:3:30")
             return [float(round(g, 6)) for g in np.geomspace(lo, hi, count)]
         values = [float(v) for v in spec.split(",") if v.strip()]
     except ValueError:
         raise InputError(f"cannot read the resolutions {spec!r}",
                          "give START:STOP:COUNT with 0 < START < STOP and COUNT >= 2 (log-spaced), or a list like 0.2,0.5,1") from None
-    if not values or any(not v > 0 for v in values):
-        raise InputError(f"resolutions must be positive numbers, got {spec!r}", "for example 0.05:3:30 or 0.2,0.5,1")
+    if not values or any(not 0 < v < math.inf for v in values):
+        raise InputError(f"resolutions must be positive finite numbers, got {spec!r}", "for example 0.05:3:30 or 0.2,0.5,1")
+    if len(set(values)) > MAX_RESOLUTIONS:
+        raise InputError(f"{len(set(values))} resolutions given", f"sweep at most {MAX_RESOLUTIONS}")
     return sorted(set(values))
 
 
@@ -140,10 +149,15 @@ def check_sweep(n_obs: int, gammas, *, seeds: int = 1, subsamples: int = 5, subs
                 rule: str = "auto", n_iterations: int = 2) -> list[float]:
     """Refuse settings that cannot work (one line each); the sorted resolutions."""
     gammas = sorted(set(float(g) for g in gammas))
-    if not gammas or any(not g > 0 for g in gammas):
-        raise InputError("every resolution must be > 0", "for example --gamma 0.05:3:30")
+    if not gammas or any(not 0 < g < math.inf for g in gammas):
+        raise InputError("every resolution must be a positive finite number", "for example --gamma 0.05:3:30")
+    if len(gammas) > MAX_RESOLUTIONS:
+        raise InputError(f"{len(gammas)} resolutions given", f"sweep at most {MAX_RESOLUTIONS}")
     if seeds < 1 or subsamples < 0:
         raise InputError("--seeds must be at least 1 and --subsamples at least 0")
+    if seeds > 100 or subsamples > 100:
+        raise InputError(f"--seeds {seeds} and --subsamples {subsamples}: at most 100 each",
+                         "5 subsamples already measure stability well (benchmarks/BENCHMARKS.md)")
     if not 0 < subsample_fraction < 1:
         raise InputError(f"the subsample fraction must be between 0 and 1, got {subsample_fraction}")
     if n_iterations == 0 or n_iterations < -1:

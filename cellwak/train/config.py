@@ -8,6 +8,7 @@ cannot work, so a bad setting is refused before a run is recorded.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from typing import Union
 
@@ -106,10 +107,12 @@ def check(config: TrainConfig, *, n_cells: int, n_test: int, batch_size: int, st
         unknown = sorted(set(config.epochs) - set(stage_names))
         if unknown:
             raise InputError(f"--epochs names no stage {unknown[0]!r}", f"this model's stages: {', '.join(stage_names)}")
-    if not config.lr > 0:
-        raise InputError(f"--lr must be greater than 0, got {config.lr:g}")
-    if config.weight_decay < 0:
-        raise InputError(f"--weight-decay must be 0 or more, got {config.weight_decay:g}")
+    if not 0 < config.lr < math.inf:
+        raise InputError(f"--lr must be a finite number greater than 0, got {config.lr:g}")
+    if not 0 <= config.weight_decay < math.inf:
+        raise InputError(f"--weight-decay must be a finite number, 0 or more, got {config.weight_decay:g}")
+    if config.test_size is not None and not math.isfinite(config.test_size):
+        raise InputError(f"--test-size must be a finite number, got {config.test_size:g}")
     if config.optimizer not in OPTIMIZERS:
         raise InputError(f"unknown --optimizer {config.optimizer!r}", f"choose {' or '.join(OPTIMIZERS)}")
     if config.amp not in AMP_MODES:
