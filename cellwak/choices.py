@@ -18,5 +18,6 @@ DEWAK_SCALINGS = ("sample", "feature", "standard", "none")
 COMPOSITIONS = ("dirichlet", "uniform")                # simulated batches: cell types per batch
 OPTIMIZERS = ("adamw", "adam-reset")
 AMP_MODES = ("auto", "bf16", "off")
+MARKER_METHODS = ("wilcoxon", "t-test", "logreg")  # marker features per cluster
 RUN_STATUSES = ("queued", "running", "done", "failed", "cancelled")
 EXPORT_SUFFIXES = (".h5ad", ".csv")

@@ -68,6 +68,11 @@ def workspace(cli, tmp_path):
     return tmp_path
 
 
+def _pairs(tmp):
+    (tmp / "pairs.csv").write_text("gene1,gene2\nt0,t1\n")
+    return tmp / "pairs.csv"
+
+
 def test_every_json_answer_of_every_command_is_strict(cli, workspace):
     tmp = workspace
     calls = [
@@ -80,7 +85,10 @@ def test_every_json_answer_of_every_command_is_strict(cli, workspace):
         ("sweep", ["sweep", "-d", "cells", "--gamma", "0.1,1", "--subsamples", "0", "--rule", "silhouette"]),
         ("dewak", ["dewak", "-d", "cells", "--k-max", "20"]),
         ("score", ["score", "-d", "cells"]),
+        ("enrich", ["enrich", "-d", "cells", "--by", "type"]),
+        ("string", ["string", "-d", "cells", "--condition", "type", "--pairs", _pairs(tmp), "--permutations", "20"]),
         ("classify", ["classify", "-d", "cells", "--label", "type", "--trees", "10"]),
+        ("markers", ["markers", "-d", "cells", "--top", "3"]),
         ("clusters list", ["clusters", "list"]),
         ("clusters show", ["clusters", "show", "1"]),
         ("clusters prune", ["clusters", "prune", "-d", "cells"]),
@@ -99,7 +107,8 @@ def test_every_json_answer_of_every_command_is_strict(cli, workspace):
         ("runs export", ["runs", "export", "1", "--csv", tmp / "metrics.csv"]),
         ("runs cancel", ["runs", "cancel", "1"]),      # done: refused, as JSON
         ("runs resume", ["runs", "resume", "1"]),      # done: refused, as JSON
-        ("embed", ["embed", "--run", "1"]),
+        ("embed run", ["embed", "run", "1"]),
+        ("embed umap", ["embed", "umap", "-d", "cells", "--epochs", "20"]),
         ("data rm", ["data", "rm", "crops4"]),
         ("data add", ["data", "add", tmp / "missing.csv"]),  # refused, as JSON
     ]

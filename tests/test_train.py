@@ -227,7 +227,7 @@ def test_step_metrics_and_per_step_test_loss():
     ({"epochs": 0}, "--epochs must be at least 1"),
     ({"batch_size": 0}, "--batch-size must be at least 1"),
     ({"batch_size": 217}, "larger than the 216 training cells"),
-    ({"lr": 0.0}, "--lr must be greater than 0"),
+    ({"lr": 0.0}, "--lr must be a finite number greater than 0"),
     ({"weight_decay": -1.0}, "--weight-decay"),
     ({"optimizer": "sgd"}, "unknown --optimizer"),
     ({"device": "tpu"}, "unknown --device"),

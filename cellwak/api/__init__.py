@@ -32,6 +32,10 @@ _OPERATIONS = {
     "cancel_run": "runs", "export_run_metrics": "runs", "embed_run": "runs",
     "model_defaults": "runs", "model_choices": "runs", "models": "runs",
     "doctor": "installation",
+    "enrich": "enrichment", "EnrichConfig": "enrichment",  # configs of these modules load with them
+    "score_interactions": "interactions", "InteractionsConfig": "interactions", "SweepCriterion": "interactions",
+    "embed": "embedding",
+    "markers": "cluster_markers", "MarkersConfig": "cluster_markers",  # api.markers: a module of that name would shadow it
 }
 
 

@@ -92,7 +92,7 @@ def cluster(ws, dataset: str, config: ClusterConfig | None = None, progress=NULL
                             n_pcs=config.n_pcs, knn_method=config.knn, weights=config.weights,
                             objective=config.objective, backend=config.backend, n_iterations=config.n_iterations,
                             subsamples=config.subsamples, n_jobs=config.jobs, device=device,
-                            auto_gammas=config.auto_gammas, progress=progress)
+                            auto_gammas=config.auto_gammas, features=config.features, progress=progress)
         true, mask = labelled_mask(adata)
         items = _sweep_rows(result.sweep) if result.sweep is not None else []
         items.append(_row("cellwak_leiden", result.labels, result.params, result.metrics, result.provenance,
@@ -129,13 +129,18 @@ def sweep(ws, dataset: str, config: SweepConfig | None = None, progress=NULL) ->
     config = config or SweepConfig()
     ws, _, device = _begin(ws, dataset, config)
     with editing(ws, dataset) as adata:
+        from .interactions import sweep_scorer  # an external criterion: its files read and checked before any work
+
+        criterion = sweep_scorer(adata, config.criterion)
         ctx = nb.compute(adata, n_neighbors=config.k, n_pcs=None if config.rep is not None else config.n_pcs,
                          use_rep=config.rep, method=config.knn, weights=config.weights, random_state=config.seed,
-                         device=device, progress=progress)
+                         device=device, features=config.features, progress=progress)
         ctx.params["neighbors_key"] = nb.write(adata, ctx)
         result = run_sweep(adata, ctx, parse_gammas(config.gammas), seeds=config.seeds, subsamples=config.subsamples,
                            n_iterations=config.n_iterations, rule=config.rule, seed=config.seed, n_jobs=config.jobs,
                            progress=progress)
+        if criterion is not None:  # scored after the label-free choice: extra columns, never used to choose
+            criterion.add_columns(adata, result, progress)
         rows = ws.add_clusterings(dataset, _sweep_rows(result))  # recorded first, then the file is saved
     return SweepOutcome(dataset=dataset, chosen_gamma=result.chosen, rule=result.rule, rows=_sweep_table(result),
                         n2s_knn=result.n2s_knn, n2s_mean=result.n2s_mean, clustering_ids=[r["id"] for r in rows],

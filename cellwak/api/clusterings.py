@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import InputError
+from ..progress import NULL
 from ._common import Result, editing, open_workspace
 
 
@@ -28,11 +29,22 @@ def list_clusterings(ws=None, dataset: str | None = None) -> ClusteringList:
     return ClusteringList([_short(c) for c in ws.clusterings(dataset)])
 
 
-def show_clustering(ws, clustering_id: int) -> dict:
-    """Everything recorded about one clustering: parameters, sizes, metrics, provenance."""
+def show_clustering(ws, clustering_id: int, progress=NULL) -> dict:
+    """Everything recorded about one clustering (parameters, sizes, metrics, provenance) and, per
+    cluster, what it is (:func:`cellwak.api.cluster_markers.cluster_summary`): size, unlabelled cells,
+    the majority label's share among all its cells and among its labelled ones, the top markers
+    with their direction, and the cells per batch. Writes nothing."""
+    from ..errors import CellwakError
     from ..jsonable import jsonable
+    from .cluster_markers import cluster_summary
 
-    return jsonable(open_workspace(ws).clustering(clustering_id))
+    ws = open_workspace(ws)
+    record = ws.clustering(clustering_id)
+    try:
+        summary = cluster_summary(ws, record, progress)
+    except (CellwakError, OSError) as exc:  # a damaged dataset or labels file: the record is still worth showing
+        summary = {"clusters": None, "summary_unavailable": str(exc)}
+    return jsonable({**record, **summary})
 
 
 @dataclass

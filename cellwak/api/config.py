@@ -54,8 +54,11 @@ class GraphConfig(_Config):
     weights: str = "binary"
     seed: int = 0
     device: str = "auto"            # auto | cpu | cuda | cuda:N
+    features: list[str] | None = None  # only these columns of X (e.g. a cytometry panel's markers)
 
     def check(self) -> None:
+        if isinstance(self.features, str):
+            self.features = [f.strip() for f in self.features.split(",") if f.strip()]
         if self.k < 1:
             raise InputError(f"--k must be at least 1, got {self.k}")
         if self.n_pcs < 1:
@@ -99,6 +102,7 @@ class SweepConfig(GraphConfig):
     n_iterations: int = 2
     rule: str = "auto"
     jobs: int | None = None
+    criterion: object | None = None  # an api.interactions.SweepCriterion: external scores beside the evidence, never chooses
 
     def check(self) -> None:
         super().check()
@@ -109,6 +113,8 @@ class SweepConfig(GraphConfig):
                     n_iterations=self.n_iterations)
         if self.jobs is not None and self.jobs < 1:
             raise InputError(f"--jobs must be at least 1, got {self.jobs}")
+        if self.criterion is not None:
+            self.criterion.check()
 
 
 @dataclass

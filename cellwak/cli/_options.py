@@ -28,6 +28,10 @@ Device = Annotated[str, typer.Option(help="Where the kNN search runs: auto (CUDA
 Jobs = Annotated[Optional[int], typer.Option(help="Parallel Leiden processes (default: all cores, at most 8).",
                                              show_default=False)]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")]
+Features = Annotated[Optional[str], typer.Option(help="Cluster on these columns of X only, comma-separated (e.g. the "
+                                                       "marker channels: --features CD3,CD4,CD8); default: every feature.",
+                                                  show_default=False)]
 
-DEFAULTS = {name: GraphConfig.default(name) for name in ("k", "rep", "n_pcs", "knn", "weights", "seed", "device")}
+DEFAULTS = {name: GraphConfig.default(name) for name in ("k", "rep", "n_pcs", "knn", "weights", "seed", "device",
+                                                         "features")}
 SUBSAMPLES = ClusterConfig.default("subsamples")

@@ -50,7 +50,14 @@ def _register():
     app.command("sweep")(sweep.sweep)
     app.command("score")(score.score)
     app.command("classify")(classify.classify)
-    app.command("embed")(embed.embed)
+    from . import markers  # noqa: PLC0415 (issue 11: marker features per cluster)
+
+    app.command("markers")(markers.markers)
+    from . import enrich, string  # noqa: PLC0415 (issue 11: enrichment and known interactions)
+
+    app.command("enrich")(enrich.enrich)
+    app.command("string")(string.string)
+    app.add_typer(embed.app, name="embed")
     app.add_typer(clusters.app, name="clusters")
     app.command("dewak")(dewak.dewak)
     app.command("doctor")(doctor.doctor)

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from .. import api
+from ._progress import CliProgress
 from ._state import emit, home
 
 app = typer.Typer(help="List, inspect and remove recorded clusterings.", no_args_is_help=True)
@@ -51,17 +52,29 @@ def render_list(console, rows: list[dict]) -> None:
 @app.command("show")
 def show(clustering_id: Annotated[int, typer.Argument(help="Clustering id (see `cellwak clusters list`).",
                                                       show_default=False)]):
-    """Parameters, sizes, metrics and provenance of one clustering."""
-    c = api.show_clustering(home(), clustering_id)
+    """Parameters, sizes, metrics and provenance of one clustering, and what each cluster is: its
+    unlabelled cells, its majority label's share among all its cells and among its labelled ones,
+    its top 3 markers with their direction (stored by `cellwak markers`, else a t-test now) and
+    its cells per batch."""
+    with CliProgress() as progress:
+        c = api.show_clustering(home(), clustering_id, progress)
     emit(c, lambda console: render_show(console, c))
+
+
+def _pct(value) -> str:
+    """A share in percent; one decimal near 0 and 100 (0.4% of a cluster is not 0%)."""
+    if value is None:
+        return "-"
+    near_edge = 0 < value < 0.01 or 0.99 < value < 1
+    return f"{100 * value:.1f}%" if near_edge else f"{100 * value:.0f}%"
 
 
 def render_show(console, c: dict) -> None:
     from rich.markup import escape
+    from rich.table import Table
 
     console.print(f"[bold]clustering #{c['id']}[/] of {escape(c['dataset'])}: {c['n_clusters']} clusters "
                   f"({c['method']}, obs column {escape(c['key'])}, {c['created']})")
-    console.print("  sizes: " + ", ".join(f"{i}: {n:,}" for i, n in enumerate(c["sizes"])))
     for k, v in (c.get("params") or {}).items():
         console.print(f"  {k}: {v}", markup=False)
     if c.get("metrics"):
@@ -70,6 +83,47 @@ def render_show(console, c: dict) -> None:
     if prov:
         console.print(f"  run: {prov.get('time')}, device {prov.get('device')}, {prov.get('torch_threads')} threads, "
                       f"versions {prov.get('versions')}", markup=False)
+    clusters = c.get("clusters")
+    if not clusters:
+        console.print("  sizes: " + ", ".join(f"{i}: {n:,}" for i, n in enumerate(c["sizes"])))
+        if c.get("summary_unavailable"):
+            console.print(f"  no per-cluster summary: {c['summary_unavailable']}", markup=False)
+        return
+    labelled = c.get("label_column") is not None
+    table = Table(show_edge=False, pad_edge=False, box=None, padding=(0, 1))
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("cells", justify="right", no_wrap=True)
+    if labelled:
+        table.add_column("unlab", justify="right", no_wrap=True)
+        table.add_column("majority label", no_wrap=True, max_width=18, overflow="ellipsis")
+        table.add_column("all", justify="right", no_wrap=True)
+        table.add_column("lab", justify="right", no_wrap=True)
+    table.add_column("top markers", overflow="fold")
+    for r in clusters:
+        cells = [str(r["cluster"]), f"{r['size']:,}"]
+        if labelled:
+            m = r.get("majority")
+            cells += [_pct(r.get("unlabelled_share")), escape(m["label"]) if m else "-",
+                      _pct(m["share_of_all"]) if m else "-", _pct(m["share_of_labelled"]) if m else "-"]
+        cells.append(escape(r["markers_text"]) or "-")
+        table.add_row(*cells)
+    console.print(table)
+    notes = []
+    if labelled:
+        unlabeled = " or ".join(["missing", *(c.get("unlabeled_values") or [])])
+        notes.append(f"unlab: share of cells whose {c['label_column']!r} is {unlabeled}; all / lab: the majority "
+                     "label's share of all the cluster's cells / of its labelled cells")
+    src = c.get("markers") or {}
+    if src:
+        how = "stored by `cellwak markers`" if src["source"] == "stored" else "computed now; see `cellwak markers`"
+        notes.append(f"top markers by absolute {src['method']} score, + higher in the cluster, - lower ({how})")
+    for note in notes:
+        console.print(note, style="dim", markup=False)
+    if c.get("batch_column"):
+        console.print(f"cells per {c['batch_column']}:", markup=False)
+        for r in clusters:
+            parts = ", ".join(f"{b} {n:,}" for b, n in (r.get("batches") or {}).items())
+            console.print(f"  {r['cluster']}: {parts}", markup=False)
 
 
 @app.command("rm")

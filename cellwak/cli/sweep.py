@@ -9,9 +9,10 @@ import typer
 from .. import api
 from ..api.config import DEFAULT_DATASET, SweepConfig
 from ..choices import GAMMA_RULES
-from ._options import DEFAULTS, Dataset, Device, Jobs, K, Knn, NPcs, Rep, Seed, Weights
+from ._options import DEFAULTS, Features, Dataset, Device, Jobs, K, Knn, NPcs, Rep, Seed, Weights
 from ._progress import CliProgress
 from ._state import emit, home
+from .string import MIN_SCORE, Aliases, Condition, Criterion, Info, Links, MinScore, Pairs, render_criterion, sweep_criterion
 
 
 def sweep(
@@ -29,14 +30,25 @@ def sweep(
     rule: Annotated[Literal[GAMMA_RULES], typer.Option(help="Label-free choice of the resolution (auto = reproducible).")] = SweepConfig.rule,
     jobs: Jobs = SweepConfig.jobs,
     device: Device = DEFAULTS["device"],
+    features: Features = DEFAULTS["features"],
+    criterion: Criterion = None,
+    condition: Condition = None,
+    pairs: Pairs = None,
+    links: Links = None,
+    info: Info = None,
+    aliases: Aliases = None,
+    min_score: MinScore = MIN_SCORE,
 ):
     """Sweep Leiden resolutions; record clusters, modularity, the DEPWAK noise2self loss,
     stability across seeds and subsamples and silhouette for each, and pick one without labels.
 
     Each resolution's labels go to the obs column cellwak_leiden_g{gamma} and a catalog row.
+    With --criterion string --condition COL and --pairs FILE (or --links FILE --info FILE), each
+    resolution is also scored by known interactions (extra columns; never used to choose).
     """
     config = SweepConfig(gammas=gamma, seeds=seeds, subsamples=subsamples, k=k, seed=seed, rep=rep, n_pcs=n_pcs,
-                         knn=knn, weights=weights, n_iterations=n_iterations, rule=rule, jobs=jobs, device=device)
+                         knn=knn, weights=weights, n_iterations=n_iterations, rule=rule, jobs=jobs, device=device,
+                         features=features, criterion=sweep_criterion(criterion, condition, pairs, links, info, aliases, min_score))
     with CliProgress() as progress:
         out = api.sweep(home(), dataset, config, progress)
     emit(out, lambda c: render(c, out.to_dict()))
@@ -74,3 +86,4 @@ def render(console, out: dict) -> None:
     ids = out["clustering_ids"]
     console.print(f"chosen gamma {chosen} by the '{out['rule']}' rule (no labels used); labels in obs columns "
                   f"cellwak_leiden_g{{gamma}}, catalog rows #{ids[0]}-#{ids[-1]}")
+    render_criterion(console, out)

@@ -21,6 +21,7 @@ from .h5files import (
     dataset_names,
     decode_strings,
     is_text,
+    key_text,
     open_hdf5,
     unique_names,
 )
@@ -134,8 +135,8 @@ def read_hdf5_matrix(path: Path, opts: ReadOptions) -> Loaded:
             cells_from, cells = _names(fh, CELL_NAMES, n, unique=True)
             genes_from, genes = _names(fh, GENE_NAMES, d, unique=False)
             used = {"X", label_name, cells_from, *GENE_NAMES}
-            extra = {k: fh[k][()] for k in fh if k not in used and k != "label" and isinstance(fh[k], h5py.Dataset)
-                     and fh[k].shape == (n,)}
+            extra = {key_text(k): fh[k][()] for k in fh if k not in used and k != "label"
+                     and isinstance(fh[k], h5py.Dataset) and fh[k].shape == (n,)}
         except READ_ERRORS as exc:
             raise damaged(path, exc, WHAT) from None
     obs = pd.DataFrame({k: decode_strings(v) if is_text(v) else v for k, v in extra.items()},

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import gzip
 import re
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
+from .limits import check_inflation, open_binary
 from .options import COMMON_OPTIONS, ReadOptions
 from .registry import Loaded, register_reader
 
@@ -21,26 +21,37 @@ def is_idx(path: Path) -> bool:
 
 
 def read_idx(path: Path) -> np.ndarray:
+    """The array in an idx file. The header declares the shape, so exactly that many bytes are
+    read (a ``.gz`` inflated under the bomb limits of :mod:`.limits`); a shape the file cannot
+    hold is refused before anything is allocated."""
+    gz = path.name.lower().endswith(".gz")
     try:
-        opener = gzip.open if path.name.lower().endswith(".gz") else open
-        with opener(path, "rb") as fh:
-            raw = fh.read()
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise InputError(f"cannot read {path} ({str(exc).splitlines()[0][:120]})",
+        with open_binary(path) as fh:
+            raw = fh.read(4)
+            if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _DTYPES:
+                raise InputError(f"{path} is not an idx file (bad magic number)",
+                                 "idx files start with two zero bytes, a type code and the number of dimensions")
+            dtype, ndim = np.dtype(_DTYPES[raw[2]]), raw[3]
+            head = fh.read(4 * ndim)
+            if len(head) < 4 * ndim:
+                raise InputError(f"{path} is truncated (incomplete header)", "download it again")
+            dims = tuple(int.from_bytes(head[4 * i: 4 * i + 4], "big") for i in range(ndim))
+            expected = int(np.prod(dims, dtype=object)) * dtype.itemsize
+            stored = path.stat().st_size
+            if gz:
+                check_inflation(path, expected, stored, f"its header declares shape {dims}, which")
+            elif expected != stored - 4 - 4 * ndim:
+                raise InputError(f"{path} is truncated or padded: {stored - 4 - 4 * ndim} data bytes for shape "
+                                 f"{dims} (expected {expected})", "download it again")
+            data = fh.read(expected)
+            extra = len(fh.read(1))
+    except (OSError, EOFError) as exc:
+        raise InputError(f"cannot read {path} ({str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__})",
                          "the file is corrupt or truncated; download it again") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _DTYPES:
-        raise InputError(f"{path} is not an idx file (bad magic number)",
-                         "idx files start with two zero bytes, a type code and the number of dimensions")
-    dtype, ndim = np.dtype(_DTYPES[raw[2]]), raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise InputError(f"{path} is truncated (incomplete header)", "download it again")
-    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    expected = int(np.prod(dims)) * dtype.itemsize
-    if len(raw) - header != expected:
-        raise InputError(f"{path} is truncated or padded: {len(raw) - header} data bytes for shape {dims} "
-                         f"(expected {expected})", "download it again")
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+    if len(data) != expected or extra:
+        raise InputError(f"{path} is truncated or padded: {len(data) + extra}{'+' if extra else ''} data bytes for "
+                         f"shape {dims} (expected {expected})", "download it again")
+    return np.frombuffer(data, dtype=dtype).reshape(dims).astype(dtype.newbyteorder("="))
 
 
 def sibling_labels(images_path: Path) -> Path | None:

@@ -2,17 +2,29 @@
 
 Every image dataset is held once, as ``obsm['images']`` with shape (N, C, H, W); ``X`` is a
 zero-copy flat view of the same memory (one feature per pixel and channel).
+
+Arrays are read without ``numpy.load``: pickled (object) arrays are refused unread, member names
+with paths are refused, and sizes are checked before allocation (see :mod:`.limits`). Images
+larger than Pillow's ``MAX_IMAGE_PIXELS`` (TIFF too) are refused as decompression bombs; palette
+images become RGB(A); images of one folder must share one bit depth (8-bit and 16-bit pixels are
+on different scales, and cellwak does not guess how to rescale them).
 """
 
 from __future__ import annotations
 
+import logging
+import struct
+import warnings
 import zipfile
+import zlib
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InputError, short_list
+from .limits import check_inflation, require_regular_file
 from .options import COMMON_OPTIONS, ReadOptions, flag
 from .registry import Loaded, register_reader
 
@@ -63,17 +75,119 @@ def image_anndata(images: np.ndarray, obs: pd.DataFrame | None = None):
     return adata
 
 
-def _load_npz(path: Path) -> dict[str, np.ndarray]:
-    if path.stat().st_size == 0:
-        raise InputError(f"{path} is empty", "point to a complete .npz/.npy file")
+def _damaged(where: str, exc: BaseException | str) -> InputError:
+    why = exc if isinstance(exc, str) else (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+    return InputError(f"cannot read {where} ({why})",
+                      "the file is corrupt or truncated; save it again with numpy.save/numpy.savez")
+
+
+def _read_npy(fh, where: str, size: int) -> np.ndarray:
+    """The array of one .npy stream of ``size`` bytes. The header is parsed without evaluating
+    code, an object array (a pickle) is refused unread, and the declared shape must fit the bytes
+    that are there before anything is allocated."""
+    import numpy.lib.format as npf
+
     try:
-        if path.suffix.lower() == ".npy":
-            return {"arr_0": np.load(path, allow_pickle=False)}
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise InputError(f"cannot read {path} ({str(exc).splitlines()[0][:160]})",
-                         "the file is corrupt or truncated; save it again with numpy.savez") from None
+        version = npf.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran, dtype = npf.read_array_header_1_0(fh)
+        elif version in ((2, 0), (3, 0)):
+            shape, fortran, dtype = npf.read_array_header_2_0(fh)
+        else:
+            raise ValueError(f"unknown .npy format version {version}")
+        start = fh.tell()
+    except Exception as exc:  # noqa: BLE001  the header parser raises ValueError, SyntaxError, TokenError...
+        raise _damaged(where, exc) from None
+    if dtype.hasobject:
+        raise InputError(f"{where} holds Python objects (a pickle), which cellwak never loads",
+                         "save plain numeric (or text) arrays, e.g. numpy.savez(path, images=array.astype('float32'))")
+    if dtype.itemsize == 0 or dtype.kind not in "biufcUSV":
+        raise InputError(f"{where} holds an array of type {dtype}", "save numeric (or text) arrays")
+    count = int(np.prod(shape, dtype=object))
+    nbytes = count * dtype.itemsize
+    if start + nbytes != size:
+        raise _damaged(where, f"its header declares shape {shape} ({nbytes:,} bytes) but {max(size - start, 0):,} "
+                              "bytes follow it")
+    arr = np.empty(count, dtype=dtype)
+    view = memoryview(arr.view(np.uint8)) if count else memoryview(bytearray())
+    got = 0
+    while got < nbytes:
+        n = fh.readinto(view[got:])
+        if not n:
+            raise _damaged(where, "it ends early")
+        got += n
+    arr = arr.reshape(shape[::-1]).transpose() if fortran else arr.reshape(shape)
+    return arr if arr.dtype.isnative else arr.astype(arr.dtype.newbyteorder("="))
+
+
+def _member_name_problem(name: str) -> str | None:
+    if "/" in name or "\\" in name:
+        return "has a path in its name"
+    if name.startswith(".") or any(ord(c) < 32 for c in name):
+        return "has a name numpy.savez never writes"
+    return None
+
+
+def _load_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every array of a .npy/.npz file, read without numpy.load: no pickles, no member names
+    with paths, and no member inflating past the bomb limits of :mod:`.limits`."""
+    size = path.stat().st_size
+    if size == 0:
+        raise InputError(f"{path} is empty", "point to a complete .npz/.npy file")
+    if path.suffix.lower() == ".npy":
+        with open(path, "rb") as fh:
+            return {"arr_0": _read_npy(fh, str(path), size)}
+    errors = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError, RuntimeError,
+              struct.error, IndexError, KeyError)
+    try:
+        zf = zipfile.ZipFile(path)
+    except errors as exc:
+        raise _damaged(str(path), exc) from None
+    arrays: dict[str, np.ndarray] = {}
+    with zf:
+        infos = [i for i in zf.infolist() if not i.is_dir()]
+        for info in infos:
+            problem = _member_name_problem(info.filename)
+            if problem:
+                raise InputError(f"member {info.filename!r} of {path} {problem}; refusing the file",
+                                 "save the arrays again with numpy.savez and plain names")
+        members = [i for i in infos if i.filename.endswith(".npy")]  # numpy.savez writes nothing else
+        check_inflation(path, sum(i.file_size for i in members), size, "its arrays together")
+        for info in members:
+            key, where = info.filename[:-4], f"member '{info.filename}' of {path}"
+            if key in arrays:
+                raise _damaged(str(path), f"member '{info.filename}' appears twice")
+            if info.flag_bits & 0x1:
+                raise InputError(f"{where} is encrypted", "save the arrays again with numpy.savez, unencrypted")
+            check_inflation(path, info.file_size, info.compress_size, f"member '{info.filename}'")
+            try:
+                with zf.open(info) as fh:
+                    arrays[key] = _read_npy(fh, where, info.file_size)
+            except errors as exc:
+                raise _damaged(where, exc) from None
+    return arrays
+
+
+def _text(values: np.ndarray) -> np.ndarray:
+    """Text (or bytes, decoded as UTF-8) as an array of str."""
+    if values.dtype.kind == "S":
+        return np.char.decode(values, "utf-8", errors="replace").astype(object)
+    return values.astype(str).astype(object)
+
+
+def _label_values(labels: np.ndarray) -> np.ndarray:
+    """Labels as text; NaN (a float array's way of saying 'no label') stays missing, and
+    whole-number floats lose their '.0'."""
+    if labels.dtype.kind == "f":
+        missing = np.isnan(labels)
+        present = labels[~missing]
+        whole = present.size and np.isfinite(present).all() and (present == np.round(present)).all()
+        text = (np.where(missing, 0, labels).astype(np.int64) if whole else labels).astype(str).astype(object)
+        text[missing] = None
+        return text
+    if labels.dtype.kind in "US":
+        return _text(labels)
+    return labels.astype(str).astype(object)
 
 
 def read_array_file(path: Path, channels_last: bool | None):
@@ -87,7 +201,7 @@ def read_array_file(path: Path, channels_last: bool | None):
                              "store images as (N,C,H,W)/(N,H,W,C)/(N,H,W) or features as (N,D) under 'images' or 'X'")
         key = max(nd, key=lambda k: arrays[k].size)
     data = arrays[key]
-    if data.dtype.kind not in "uif":
+    if data.dtype.kind not in "buif":
         raise InputError(f"{path}: array '{key}' has non-numeric dtype {data.dtype}",
                          "store pixel or feature values as numbers")
     n = data.shape[0]
@@ -98,38 +212,91 @@ def read_array_file(path: Path, channels_last: bool | None):
         if labels.shape[:1] != (n,) or labels.ndim != 1:
             raise InputError(f"{path}: '{label_key}' has shape {labels.shape} but there are {n} cells",
                              "labels must be a 1-D array with one entry per cell")
+        if labels.dtype.kind not in "biufUS":
+            raise InputError(f"{path}: '{label_key}' holds {labels.dtype} values", "store labels as numbers or text")
         names = arrays.get("class_names")
+        names = list(_text(names.ravel())) if names is not None and names.dtype.kind in "US" else None
         if names is not None and labels.dtype.kind in "iu" and labels.size and labels.min() >= 0 \
-                and labels.max() < len(names):
-            obs["label"] = pd.Categorical.from_codes(labels.astype(np.int64), categories=[str(s) for s in names])
+                and labels.max() < len(names) and len(set(names)) == len(names):
+            obs["label"] = pd.Categorical.from_codes(labels.astype(np.int64), categories=names)
         else:
-            obs["label"] = labels.astype(str)
+            obs["label"] = _label_values(labels)
     for k, v in arrays.items():
-        if k not in (key, label_key, "class_names") and v.ndim == 1 and v.shape[0] == n and k not in obs:
-            obs[k] = v.astype(str) if v.dtype.kind in "US" else v
+        if k not in (key, label_key, "class_names") and v.ndim == 1 and v.shape[0] == n and k not in obs \
+                and v.dtype.kind in "biufUS":
+            obs[k] = _text(v) if v.dtype.kind in "US" else v
     extra = {}
-    if "channel_names" in arrays and arrays["channel_names"].ndim == 1:
-        extra["channel_names"] = [str(s) for s in arrays["channel_names"]]
+    if "channel_names" in arrays and arrays["channel_names"].ndim == 1 and arrays["channel_names"].dtype.kind in "US":
+        extra["channel_names"] = [str(s) for s in _text(arrays["channel_names"])]
     if data.ndim == 2:
         return "table", (data, obs, extra)
     images = to_nchw(data, channels_last, str(path))
     return "images", (images, obs, extra)
 
 
-def _read_one_image(path: Path) -> np.ndarray:
+@contextmanager
+def _quiet_logger(name: str):
+    """tifffile logs what it repairs in a damaged file; those lines would follow cellwak's one."""
+    logger = logging.getLogger(name)
+    was = logger.disabled
+    logger.disabled = True
     try:
-        if path.suffix.lower() in (".tif", ".tiff"):
-            import tifffile
+        yield
+    finally:
+        logger.disabled = was
 
-            arr = tifffile.imread(path)
-        else:
-            from PIL import Image
 
+def _bomb(path: Path, why: str) -> InputError:
+    return InputError(f"image {path} is too large for a cell crop ({why}): a probable decompression bomb",
+                      "crop the images to single cells first")
+
+
+def _read_tiff(path: Path) -> np.ndarray:
+    import tifffile
+    from PIL import Image
+
+    with _quiet_logger("tifffile"), tifffile.TiffFile(path) as tf:
+        series = tf.series[0]
+        shape = tuple(int(d) for d in series.shape)
+        pixels = int(np.prod(shape, dtype=object))
+        if len(shape) == 3 and min(shape) <= 4:
+            pixels //= max(min(shape), 1)  # channels are not pixels (as Pillow counts them)
+        limit = Image.MAX_IMAGE_PIXELS
+        if limit and pixels > limit:
+            raise _bomb(path, f"{pixels:,} pixels, more than {limit:,}")
+        return series.asarray()
+
+
+def _read_pil(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # e.g. corrupt EXIF: nothing a user can act on
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
             with Image.open(path) as im:
-                arr = np.asarray(im)
-    except Exception as exc:  # PIL and tifffile raise many types for damaged files
+                if im.mode in ("P", "PA"):  # palette indices are no intensities
+                    im = im.convert("RGBA" if im.mode == "PA" or "transparency" in im.info else "RGB")
+                elif im.mode == "1":
+                    im = im.convert("L")
+                return np.asarray(im)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise _bomb(path, str(exc).split(",")[0]) from None
+
+
+def _read_one_image(path: Path) -> np.ndarray:
+    require_regular_file(path, "image")
+    try:
+        arr = _read_tiff(path) if path.suffix.lower() in (".tif", ".tiff") else _read_pil(path)
+    except (InputError, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001  PIL and tifffile raise many types for damaged files
         raise InputError(f"cannot read image {path} ({str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__})",
                          "the file is corrupt or not an image; remove or replace it") from None
+    if arr.dtype.kind not in "buif":
+        raise InputError(f"image {path} holds {arr.dtype} pixels", "save the images with real-valued pixels")
+    if not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     if arr.ndim == 2:
         return arr[None]
     if arr.ndim == 3:
@@ -141,10 +308,30 @@ def _read_one_image(path: Path) -> np.ndarray:
                      "each file must hold one 2-D image, grey or with up to 4 channels")
 
 
+def _depth(dtype: np.dtype) -> str:
+    if dtype.kind == "b":
+        return "1-bit (bool)"
+    kind = {"u": "bit", "i": "bit signed", "f": "bit float"}[dtype.kind]
+    return f"{dtype.itemsize * 8}-{kind} ({dtype})"
+
+
+def _image_files(path: Path) -> list[Path]:
+    """Image files under ``path`` (hidden ones left out); one that is no regular file (a device or
+    FIFO behind a symlink, a dangling link) is refused."""
+    files = []
+    for p in sorted(path.rglob("*")):
+        if p.suffix.lower() not in IMAGE_SUFFIXES or p.name.startswith("."):
+            continue
+        if p.is_file():
+            files.append(p)
+        elif not p.is_dir():
+            require_regular_file(p, "image")
+    return files
+
+
 def read_image_folder(path: Path):
     """A folder of per-cell images; a first-level subfolder name is the cell's class."""
-    files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-                   and not p.name.startswith("."))
+    files = _image_files(path)
     if not files:
         raise InputError(f"{path} holds no .tif/.tiff/.png/.jpg images",
                          "point to a folder of per-cell images (optionally one subfolder per class)")
@@ -161,8 +348,11 @@ def read_image_folder(path: Path):
         if img.shape != first.shape:
             raise InputError(f"inconsistent image shapes: {rel[i]} is {img.shape} (C,H,W) but {rel[0]} is {first.shape}",
                              "crop or resize all cells to one size first")
-        if img.dtype != images.dtype:
-            images = images.astype(np.result_type(images.dtype, img.dtype))
+        if img.dtype != images.dtype:  # 8-bit and 16-bit pixels are on different scales: no guessing
+            raise InputError(f"images differ in bit depth: {rel[i]} is {_depth(img.dtype)} but {rel[0]} is "
+                             f"{_depth(first.dtype)}",
+                             "convert them all to one bit depth first (e.g. all 16-bit TIFF); cellwak does not "
+                             "rescale pixel values")
         images[i] = img
     obs = pd.DataFrame({"file": [str(r) for r in rel]}, index=pd.Index([str(r) for r in rel]))
     if not top:

@@ -1,13 +1,19 @@
 """CSV/TSV/Parquet tables: numeric columns become features, the rest per-cell metadata.
 
-Column types are inferred from the first block; a newline count bounds the number of rows, so the
-float32 matrix is allocated once and Arrow's record batches (feature columns parsed straight to
-float32) are copied into it as they stream by. Peak memory stays near the matrix itself (see
-benchmarks/bench_read_csv.py for time and memory against pandas).
+One pass over the text first (inflating a ``.gz`` under the bomb limits of :mod:`.limits`) checks
+that it is UTF-8, counts its lines and measures the longest: the line count bounds the number of
+rows, and Arrow's parse blocks are made large enough for the longest row. Column types are
+inferred from the first block; the float32 matrix is allocated once and Arrow's record batches
+(feature columns parsed straight to float32) are copied into it as they stream by. Peak memory
+stays near the matrix itself (see benchmarks/bench_read_csv.py for time and memory against pandas).
+
+Text that is not UTF-8 is refused, naming the row and column of the first bad byte, rather than
+read as latin-1: a file that is mostly UTF-8 would have its other characters garbled, silently.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +21,10 @@ import pandas as pd
 
 from ..errors import InputError, short_list
 from .identifiers import check_forced_features, is_identifier_name, keep_identifiers
+from .limits import GZIP_MAGIC, MAX_LINE, open_binary, require_regular_file
 from .options import COMMON_OPTIONS, ReadOptions
 from .registry import Loaded, register_reader
-from .validate import check_not_empty, check_unique_ids, require_columns
+from .validate import cell_ids, check_not_empty, check_unique_ids, require_columns
 
 SCHEMA_BLOCK = 4 << 20  # bytes of text from which column types are inferred
 READ_BLOCK = 1 << 20  # parse block: small blocks keep the memory held by Arrow small
@@ -28,12 +35,12 @@ def _delimiter(path: Path) -> str:
     if name.endswith((".tsv", ".tab")):
         return "\t"
     if name.endswith(".txt"):
-        import gzip
-
-        opener = gzip.open if path.name.lower().endswith(".gz") else open
-        with opener(path, "rt", errors="replace") as fh:
-            first = fh.readline()
-        return "\t" if "\t" in first else ","
+        try:
+            with open_binary(path) as fh:
+                first = fh.readline(1 << 20)
+        except (OSError, EOFError):
+            first = b""  # the scan that follows says what is wrong with the file
+        return "\t" if b"\t" in first else ","
     return ","
 
 
@@ -43,50 +50,143 @@ def _csv_stream(path: Path):
     return pa.input_stream(str(path), compression="detect")
 
 
-def _csv_schema(path: Path):
-    """Column names and types, inferred from the first block of the file."""
-    import pyarrow as pa
+@dataclass
+class TextScan:
+    """What one pass over a table's text tells: ``lines`` (newlines, plus an unterminated last
+    line: a bound on rows plus the header) and ``longest`` (bytes in the longest line)."""
+
+    lines: int
+    longest: int
+
+
+def _scan_text(path: Path, delimiter: str) -> TextScan:
+    """One pass over the (inflated, bomb-guarded) text: count lines, measure the longest, and
+    refuse text that is not UTF-8 with the row and column of its first bad byte."""
+    lines, longest, leftover = 0, 0, b""
+    header: bytes | None = None
+    newline = b"\n"
+    with open_binary(path) as fh:
+        first = True
+        while True:
+            chunk = fh.read(8 << 20)
+            if first:
+                _refuse_binary_start(path, chunk)
+                if b"\n" not in chunk and b"\r" in chunk:
+                    newline = b"\r"  # old Mac line endings
+                first = False
+            if not chunk:
+                break
+            buf = leftover + chunk if leftover else chunk
+            cut = buf.rfind(newline)
+            if cut < 0:
+                leftover = buf
+            else:
+                complete, leftover = buf[: cut + 1], buf[cut + 1:]
+                if header is None:
+                    header = complete[: complete.find(newline)]
+                if not complete.isascii():
+                    _check_utf8(path, complete, lines, header, delimiter, newline)
+                longest = max(longest, _longest_line(complete, newline))
+                lines += complete.count(newline)
+            if len(leftover) > MAX_LINE:
+                raise InputError(f"line {lines + 1} of {path} is longer than {MAX_LINE >> 20} MB",
+                                 "check that the file is a CSV/TSV table with one cell per line")
+    if leftover:
+        header = header if header is not None else leftover
+        if not leftover.isascii():
+            _check_utf8(path, leftover, lines, header, delimiter, newline)
+        longest = max(longest, len(leftover))
+        lines += 1
+    return TextScan(lines, longest)
+
+
+def _longest_line(block: bytes, newline: bytes, window: int = 448 << 10) -> int:
+    """Bytes in the longest line of ``block`` (whole lines), or an upper bound below the parse
+    block when every window of the block holds a line end (the common, cheap case)."""
+    if all(block.find(newline, start, start + window) >= 0 for start in range(0, len(block), window)):
+        return min(2 * window, len(block))
+    ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == newline[0])
+    return int(np.diff(ends, prepend=-1).max())
+
+
+def _refuse_binary_start(path: Path, start: bytes) -> None:
+    if start[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise InputError(f"{path} is UTF-16 text (as Excel's 'Unicode text' writes it), not UTF-8",
+                         "save it as UTF-8 (in Excel: Save As 'CSV UTF-8')")
+    if start[:2] == GZIP_MAGIC:
+        raise InputError(f"{path} is gzip-compressed but its name does not end in .gz",
+                         f"rename it to {path.name}.gz")
+
+
+def _fields(text: str, delimiter: str) -> list[str]:
+    import csv
+
+    try:
+        return next(csv.reader([text], delimiter=delimiter), [])
+    except csv.Error:
+        return text.split(delimiter)
+
+
+def _check_utf8(path: Path, block: bytes, first_line: int, header: bytes, delimiter: str,
+                newline: bytes = b"\n") -> None:
+    """``block`` (whole lines, the first being 0-based line ``first_line``) must be UTF-8."""
+    try:
+        block.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        pos = exc.start
+        line = first_line + block.count(newline, 0, pos)
+        start = max(block.rfind(b"\n", 0, pos), block.rfind(b"\r", 0, pos)) + 1
+        column = len(_fields(block[start:pos].decode("utf-8", errors="replace"), delimiter)) or 1
+        try:
+            names = _fields(header.decode("utf-8").rstrip("\r"), delimiter)
+        except UnicodeDecodeError:
+            names = []
+        name = f"column '{names[column - 1]}'" if 0 < column <= len(names) else f"column {column}"
+        where = f"the header line, {name}" if line == 0 else f"row {line} (line {line + 1}), {name}"
+        raise InputError(f"{path} is not UTF-8 text: byte 0x{block[pos]:02x} in {where}",
+                         "save the file as UTF-8 (in Excel: Save As 'CSV UTF-8'), or convert it, "
+                         "e.g. iconv -f latin1 -t utf-8") from None
+
+
+def _csv_reader(path: Path, block_size: int, column_types=None):
     import pyarrow.csv as pacsv
 
-    if path.stat().st_size == 0:
-        raise InputError(f"{path} is empty", "point to a file with a header line and data rows")
+    convert = pacsv.ConvertOptions(strings_can_be_null=True, column_types=column_types or {})
+    return pacsv.open_csv(_csv_stream(path), read_options=pacsv.ReadOptions(block_size=block_size),
+                          parse_options=pacsv.ParseOptions(delimiter=_delimiter(path)), convert_options=convert)
+
+
+def _block_size(scan: TextScan, least: int) -> int:
+    """A parse block holds at least one whole row (Arrow refuses a row that straddles blocks)."""
+    return max(least, scan.longest + (64 << 10))
+
+
+def _csv_schema(path: Path, scan: TextScan):
+    """Column names and types, inferred from the first block of the file; a column that is empty
+    throughout that block is typed as text (later rows may hold values)."""
+    import pyarrow as pa
+
     try:
-        with _csv_stream(path) as stream:
-            reader = pacsv.open_csv(stream, read_options=pacsv.ReadOptions(block_size=SCHEMA_BLOCK),
-                                    parse_options=pacsv.ParseOptions(delimiter=_delimiter(path)),
-                                    convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
-            return reader.schema
+        with _csv_reader(path, _block_size(scan, SCHEMA_BLOCK)) as reader:
+            schema = reader.schema
+        names = schema.names
     except (pa.ArrowInvalid, OSError, EOFError) as exc:
         raise InputError(f"cannot read {path} as a table ({_first_line(exc)})",
                          "check that it is a complete CSV/TSV file") from None
+    if any(pa.types.is_null(f.type) for f in schema):
+        schema = pa.schema([pa.field(n, pa.string() if pa.types.is_null(f.type) else f.type)
+                            for n, f in zip(names, schema)])
+    return schema
 
 
-def _count_lines(path: Path) -> int:
-    """Newlines in the (decompressed) file: an upper bound on data rows plus the header."""
-    lines, last = 0, b"\n"
-    with _csv_stream(path) as stream:
-        while True:
-            chunk = stream.read(16 << 20)
-            if not chunk:
-                break
-            lines += chunk.count(b"\n")
-            last = chunk[-1:]
-    return lines + (last != b"\n")
-
-
-def _csv_batches(path: Path, schema, features: list[str], candidates=()):
+def _csv_batches(path: Path, scan: TextScan, schema, features: list[str], candidates=()):
     """(row upper bound, record batches) with feature columns parsed straight to float32 (and
     identifier candidates to float64, which takes any number a later row may hold)."""
     import pyarrow as pa
-    import pyarrow.csv as pacsv
 
     types = {f.name: (pa.float32() if f.name in features else pa.float64() if f.name in candidates else f.type)
              for f in schema}
-    stream = _csv_stream(path)
-    reader = pacsv.open_csv(stream, read_options=pacsv.ReadOptions(block_size=READ_BLOCK),
-                            parse_options=pacsv.ParseOptions(delimiter=_delimiter(path)),
-                            convert_options=pacsv.ConvertOptions(strings_can_be_null=True, column_types=types))
-    return max(_count_lines(path) - 1, 0), reader
+    return max(scan.lines - 1, 0), _csv_reader(path, _block_size(scan, READ_BLOCK), types)
 
 
 def _parquet_file(path: Path):
@@ -97,9 +197,46 @@ def _parquet_file(path: Path):
         raise InputError(f"{path} is empty", "point to a complete Parquet file")
     try:
         return pq.ParquetFile(str(path))
-    except (pa.ArrowInvalid, OSError) as exc:
+    except (pa.ArrowException, OSError, ValueError, TypeError, IndexError) as exc:
         raise InputError(f"cannot read {path} as Parquet ({_first_line(exc)})",
                          "the file is corrupt or truncated; export it again") from None
+
+
+def _parquet_schema(pf, path: Path):
+    """The Arrow schema, with nested and binary columns (lists, structs, maps, bytes) refused:
+    they are no per-cell value that a feature matrix or ``obs`` can hold."""
+    import pyarrow as pa
+
+    try:
+        schema = pf.schema_arrow
+    except (pa.ArrowException, OSError, ValueError, TypeError, IndexError) as exc:
+        raise InputError(f"cannot read {path} as Parquet ({_first_line(exc)})",
+                         "the file is corrupt or truncated; export it again") from None
+    for f in schema:
+        t = f.type.value_type if pa.types.is_dictionary(f.type) else f.type
+        if pa.types.is_nested(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t) \
+                or pa.types.is_fixed_size_binary(t):
+            raise InputError(f"column '{f.name}' of {path} holds {t} values, not one number or text per cell",
+                             "drop or flatten that column before exporting the table")
+    return schema
+
+
+def _obs_column(values) -> pd.Series | np.ndarray:
+    """An Arrow column as an ``obs`` column AnnData can store: an all-missing column as float NaN
+    (a column of None cannot be written), dates and times as ISO text, true/false with gaps as
+    pandas' nullable boolean."""
+    import pyarrow as pa
+
+    t = values.type.value_type if pa.types.is_dictionary(values.type) else values.type
+    if values.null_count == len(values):
+        return np.full(len(values), np.nan)
+    if pa.types.is_dictionary(values.type) and (pa.types.is_temporal(t) or pa.types.is_boolean(t)):
+        values = values.cast(t)
+    if pa.types.is_temporal(t):
+        return values.cast(pa.string()).to_pandas()
+    if pa.types.is_boolean(t) and values.null_count:
+        return pd.array(values.to_pylist(), dtype="boolean")
+    return values.to_pandas()
 
 
 def _fill(batches, n_rows: int, features: list[str], obs_cols: list[str]):
@@ -142,9 +279,12 @@ def read_table(path: Path, fmt: str, opts: ReadOptions, external_columns=()):
 
     if fmt == "parquet":
         pf = _parquet_file(path)
-        schema = pf.schema_arrow
+        schema = _parquet_schema(pf, path)
     else:
-        schema = _csv_schema(path)
+        if path.stat().st_size == 0:
+            raise InputError(f"{path} is empty", "point to a file with a header line and data rows")
+        scan = _scan_text(path, _delimiter(path))
+        schema = _csv_schema(path, scan)
     names = list(schema.names)
     dups = sorted({n for n in names if names.count(n) > 1})
     if dups:
@@ -168,15 +308,15 @@ def read_table(path: Path, fmt: str, opts: ReadOptions, external_columns=()):
         if fmt == "parquet":
             n_rows, batches = pf.metadata.num_rows, pf.iter_batches(batch_size=1 << 16)
         else:
-            n_rows, batches = _csv_batches(path, schema, features, candidates)
+            n_rows, batches = _csv_batches(path, scan, schema, features, candidates)
         X, parts = _fill(batches, n_rows, features, obs_cols)
-    except pa.ArrowInvalid as exc:
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
         msg = _first_line(exc)
         col = _column_in_error(msg, names)
         fix = (f"fix the value, or pass --meta {col} to keep that column as metadata" if col
                else "check that the file is a complete, well-formed table")
         raise InputError(f"cannot parse {path}: {msg}", fix) from None
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, pa.ArrowException) as exc:
         raise InputError(f"cannot read {path} ({_first_line(exc)})", "the file is corrupt or truncated") from None
     if not numeric:
         if X.shape[0] == 0:
@@ -185,7 +325,7 @@ def read_table(path: Path, fmt: str, opts: ReadOptions, external_columns=()):
                          "features must be numbers; check the delimiter and the header")
     columns = {c: pa.chunked_array(p, type=p[0].type if p else schema.field(c).type) for c, p in parts.items()}
     _refuse_almost_numeric(columns, meta_cols, path)
-    obs = pd.DataFrame({c: columns[c].to_pandas() for c in obs_cols})
+    obs = pd.DataFrame({c: _obs_column(columns[c]) for c in obs_cols})
     X, features, kept = keep_identifiers(X, features, numeric, candidates, obs)
     if not features:
         listed = short_list([f"{c}: {r}" for c, r in kept.items()], 3)
@@ -229,12 +369,16 @@ def read_obs_table(path: Path) -> pd.DataFrame:
     """A small per-cell metadata table (``--obs``), read whole with pandas."""
     if not path.exists():
         raise InputError(f"no such file: {path}", "check the --obs path")
+    require_regular_file(path, "--obs file")
     if path.stat().st_size == 0:
         raise InputError(f"{path} is empty", "the --obs file needs a header and one row per cell")
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             return pd.read_parquet(path)
-        return pd.read_csv(path, sep=_delimiter(path), low_memory=False)
+        with open_binary(path) as fh:  # a .gz is inflated under the bomb limits
+            return pd.read_csv(fh, sep=_delimiter(path), low_memory=False, compression=None)
+    except InputError:
+        raise
     except Exception as exc:  # pandas raises many types for malformed text
         raise InputError(f"cannot read --obs file {path} ({_first_line(exc)})",
                          "it must be a CSV/TSV/Parquet table with a header") from None
@@ -249,8 +393,7 @@ def _read(path: Path, opts: ReadOptions) -> Loaded:
     X, features, obs, id_col, kept = read_table(path, fmt, opts, external)
     check_not_empty(X.shape[0], X.shape[1], str(path))
     if id_col is not None and id_col in obs:
-        ids = obs.pop(id_col).astype(str)
-        obs.index = pd.Index(ids.to_numpy())
+        obs.index = pd.Index(cell_ids(obs.pop(id_col), id_col, str(path)), dtype=object)
         check_unique_ids(obs.index, id_col)
     else:
         obs.index = pd.RangeIndex(X.shape[0]).astype(str)

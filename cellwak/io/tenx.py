@@ -19,8 +19,11 @@ from .h5files import (
     READ_ERRORS,
     damaged,
     decode_strings,
+    hard_member,
     is_hdf5,
+    key_text,
     open_hdf5,
+    probe_hdf5,
     unique_names,
 )
 from .options import COMMON_OPTIONS, ReadOptions
@@ -35,13 +38,15 @@ _FIX = "the file is not a complete 10x Genomics matrix; export it again from Cel
 def _genome_groups(fh) -> list[str]:
     import h5py
 
-    return [k for k in fh if isinstance(fh.get(k), h5py.Group) and "barcodes" in fh[k] and "indptr" in fh[k]]
+    groups = [k for k in fh if isinstance(hard_member(fh, k), h5py.Group)]
+    return [k for k in groups if "barcodes" in fh[k] and "indptr" in fh[k]]
 
 
 def _layout(fh) -> str | None:
+    """'v3', 'v2' or None, looking only through hard links (a sniff must not open other files)."""
     import h5py
 
-    if isinstance(fh.get("matrix"), h5py.Group):
+    if isinstance(hard_member(fh, "matrix"), h5py.Group):
         return "v3"
     return "v2" if _genome_groups(fh) else None
 
@@ -53,9 +58,10 @@ def is_10x_h5(path: Path) -> bool:
     import h5py
 
     try:
+        probe_hdf5(path)
         with h5py.File(path, "r") as fh:
             return _layout(fh) is not None
-    except READ_ERRORS:
+    except (*READ_ERRORS, InputError):
         return False
 
 
@@ -107,7 +113,7 @@ def _read_v3(fh, path: Path):
         else np.full(n, GEX, dtype=object)
     for key, item in feats.items():
         if isinstance(item, h5py.Dataset) and key not in _NOT_EXTRA and item.shape == (n,):
-            var[key] = np.asarray(item[()], dtype=bool) if item.dtype.kind == "b" else decode_strings(item[()])
+            var[key_text(key)] = np.asarray(item[()], dtype=bool) if item.dtype.kind == "b" else decode_strings(item[()])
     obs = {}
     if "filtered_barcodes" in fh["matrix"]:
         obs["filtered_barcodes"] = np.asarray(fh["matrix/filtered_barcodes"][()]).astype(bool)
@@ -126,8 +132,9 @@ def _read_v2(fh, path: Path, genome: str | None):
     n = X.shape[1]
     var = pd.DataFrame({"name": _strings(fh[genome], "gene_names", n, path),
                         "gene_ids": _strings(fh[genome], "genes", n, path),
-                        "feature_types": np.full(n, GEX, dtype=object), "genome": np.full(n, genome, dtype=object)})
-    return X, barcodes, var, genome
+                        "feature_types": np.full(n, GEX, dtype=object),
+                        "genome": np.full(n, key_text(genome), dtype=object)})
+    return X, barcodes, var, key_text(genome)
 
 
 def _select(X, var: pd.DataFrame, opts: ReadOptions, path: Path, info: dict, layout: str):

@@ -80,3 +80,82 @@ def require_columns(wanted: dict[str, str | None], available, source: str):
         if column is not None and column not in available:
             raise InputError(f"{option} {column!r}: no such column in {source}",
                              f"available columns: {short_list(available, 12)}")
+
+
+def cell_ids(values, column: str, source: str) -> np.ndarray:
+    """The values of the ID column ``column`` as strings. A missing or blank ID is refused (it
+    would become the ID 'None' or 'nan'); whole-number floats lose their '.0'."""
+    series = pd.Series(np.asarray(values, dtype=object) if isinstance(values, pd.Categorical) else values)
+    series = series.reset_index(drop=True)
+    missing = series.isna().to_numpy()
+    if series.dtype.kind == "f" and not missing.any() and np.isfinite(series).all() \
+            and (series == np.round(series)).all():
+        series = series.astype(np.int64)
+    text = series.astype(str).to_numpy(dtype=object)
+    blank = missing | (pd.Series(text).str.strip() == "").to_numpy()
+    if blank.any():
+        rows = np.flatnonzero(blank) + 1
+        raise InputError(f"the ID column '{column}' of {source} is empty in {len(rows)} row"
+                         f"{'s' if len(rows) > 1 else ''} ({short_list(rows)})",
+                         "give every cell an ID, or leave out --id (cells are then numbered)")
+    return text
+
+
+def _first_bad_text(values) -> tuple[int, str] | None:
+    """(position, reason) of the first text value an .h5ad file cannot hold: a NUL character or
+    an unpaired surrogate (no UTF-8 encoding); None when all are fine."""
+    values = np.asarray(values, dtype=object).ravel()
+    strings = {v for v in values if isinstance(v, str)}  # not pd.unique: it hashes text only up to a NUL
+    joined = "\x1f".join(strings)
+    try:
+        joined.encode("utf-8")
+        if "\x00" not in joined:
+            return None
+    except UnicodeEncodeError:
+        pass
+    for i, v in enumerate(values):  # rare: find the culprit in order
+        if isinstance(v, str):
+            if "\x00" in v:
+                return i, "a NUL character"
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                return i, "an invalid (unpaired surrogate) character"
+    return None
+
+
+def check_storable(adata, source: str) -> None:
+    """Refuse what an .h5ad file cannot store: an obs column named '_index' (AnnData reserves
+    it) and text holding NUL characters or invalid code points (a binary or damaged file)."""
+    fix = "the file is damaged or binary; remove those characters or export the data again"
+    for col in adata.obs.columns:
+        if str(col) == "_index":
+            raise InputError(f"{source} has a per-cell column named '_index', a name AnnData reserves",
+                             "rename that column")
+    bad = _first_bad_text([str(c) for c in adata.obs.columns])
+    if bad is not None:
+        raise InputError(f"a per-cell column name of {source} holds {bad[1]} ({str(adata.obs.columns[bad[0]])!r})", fix)
+    for what, index in (("cell ID", adata.obs_names), ("feature name", adata.var_names)):
+        bad = _first_bad_text(index)
+        if bad is not None:
+            raise InputError(f"{what} {bad[0] + 1} of {source} holds {bad[1]} ({index[bad[0]]!r})", fix)
+    for col in adata.obs.columns:
+        values = adata.obs[col]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            bad = _first_bad_text(values.cat.categories)
+            if bad is not None:
+                row = int(np.flatnonzero(values.cat.codes.to_numpy() == bad[0])[0]) if (values.cat.codes == bad[0]).any() else 0
+                raise InputError(f"column '{col}' of {source} holds {bad[1]} in row {row + 1}", fix)
+        elif values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+            bad = _first_bad_text(values.to_numpy(dtype=object))
+            if bad is not None:
+                raise InputError(f"column '{col}' of {source} holds {bad[1]} in row {bad[0] + 1}", fix)
+
+
+def check_numeric_matrix(adata, source: str) -> None:
+    """X (and obsm['images']) must hold real numbers: text, objects or complex values are no features."""
+    for what, values in (("X", adata.X), ("obsm['images']", adata.obsm.get("images") if "images" in adata.obsm else None)):
+        dtype = getattr(values, "dtype", None)
+        if values is not None and (dtype is None or dtype.kind not in "biuf"):
+            raise InputError(f"{what} of {source} holds {dtype if dtype is not None else type(values).__name__} values, "
+                             "not real numbers", "store the features (or pixels) as a numeric matrix")

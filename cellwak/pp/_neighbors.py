@@ -36,7 +36,7 @@ from ..graph.kernels import inverse_distance
 from ..graph.knn import neighbors as knn_search
 from ..graph.knn import resolve_method
 from ..progress import NULL
-from .representation import representation, scaled_features
+from .representation import feature_index, representation, scaled_features
 
 DEFAULT_KEY = "cellwak_neighbors"
 DEFAULT_N_PCS = 50
@@ -67,9 +67,12 @@ class GraphContext:
 
     @property
     def features(self) -> np.ndarray:
-        """The scaled input features (what noise2self predicts), computed on first use."""
+        """The scaled input features (what noise2self predicts; only the chosen ones when the graph
+        was built on a subset), computed on first use."""
         if self._features is None:
             self._features = scaled_features(self._adata)
+            if self.rep_info.get("features"):
+                self._features = self._features[:, feature_index(self._adata, self.rep_info["features"])]
         return self._features
 
     def affinity(self) -> sp.csr_matrix:
@@ -98,9 +101,11 @@ def check_settings(n_obs: int, n_neighbors: int, *, method: str = "auto", metric
             raise InputError(f"unknown {what} {value!r}", f"choose one of {', '.join(allowed)}")
 
 
-def _representation(adata, use_rep, n_pcs, seed) -> tuple[np.ndarray, dict]:
+def _representation(adata, use_rep, n_pcs, seed, features=None) -> tuple[np.ndarray, dict]:
     """scanpy's semantics: ``use_rep`` None -> cellwak's PCA with ``n_pcs`` components (50 when
     None); an obsm key -> that matrix (its first ``n_pcs`` columns when ``n_pcs`` is given)."""
+    if features is not None:
+        return representation(adata, use_rep, DEFAULT_N_PCS if n_pcs is None else n_pcs, seed, features=features)
     if use_rep is None:
         return representation(adata, None, DEFAULT_N_PCS if n_pcs is None else n_pcs, seed)
     X, info = representation(adata, use_rep, DEFAULT_N_PCS, seed)
@@ -114,7 +119,7 @@ def _representation(adata, use_rep, n_pcs, seed) -> tuple[np.ndarray, dict]:
 
 def compute(adata, *, n_neighbors: int = 15, n_pcs: int | None = None, use_rep: str | None = None,
             method: str = "auto", metric: str = "euclidean", weights: str = "binary", symmetrize: str | None = None,
-            random_state: int = 0, device: str = "auto", progress=NULL) -> GraphContext:
+            random_state: int = 0, device: str = "auto", features=None, progress=NULL) -> GraphContext:
     """The representation, its kNN and the graph, without writing the graph (see :func:`neighbors`).
     Writes cellwak's PCA keys when it computes a PCA."""
     check_settings(adata.n_obs, n_neighbors, method=method, metric=metric, weights=weights)
@@ -122,7 +127,7 @@ def compute(adata, *, n_neighbors: int = 15, n_pcs: int | None = None, use_rep: 
     timings = {}
     t = time.perf_counter()
     with progress.task("representation", total=1) as task:
-        X, rep_info = _representation(adata, use_rep, n_pcs, random_state)
+        X, rep_info = _representation(adata, use_rep, n_pcs, random_state, features)
         task.advance()
     if X.shape[0] > 1 and not np.any(np.ptp(X, axis=0) > 0):
         what = rep_info["rep"] if rep_info["rep"] != "X" else "the features"
@@ -157,7 +162,8 @@ def write(adata, ctx: GraphContext, key_added: str | None = None) -> str:
         "connectivities_key": conn_key, "distances_key": dist_key,
         "params": {"n_neighbors": int(p["k"]), "method": p["knn"], "metric": p["metric"], "weights": p["weights"],
                    "symmetrize": p["symmetrize"], "use_rep": ctx.rep_info["rep"], "random_state": int(p["seed"]),
-                   **({"n_pcs": int(ctx.rep_info["n_pcs"])} if ctx.rep_info.get("n_pcs") else {})}}
+                   **({"n_pcs": int(ctx.rep_info["n_pcs"])} if ctx.rep_info.get("n_pcs") else {}),
+                   **({"features": list(ctx.rep_info["features"])} if ctx.rep_info.get("features") else {})}}
     record = provenance.record("neighbors", {**p, "key": uns_key}, seed=p["seed"], device=p["device"],
                                seconds=sum(ctx.timings.values()))
     adata.uns.setdefault("cellwak", {})["neighbors"] = record
@@ -166,7 +172,7 @@ def write(adata, ctx: GraphContext, key_added: str | None = None) -> str:
 
 def neighbors(adata, n_neighbors: int = 15, n_pcs: int | None = None, *, use_rep: str | None = None,
               method: str = "auto", metric: str = "euclidean", weights: str = "binary", key_added: str | None = None,
-              random_state: int = 0, device: str = "auto", copy: bool = False, progress=NULL):
+              random_state: int = 0, device: str = "auto", features=None, copy: bool = False, progress=NULL):
     """Compute the kNN graph of ``adata`` (see the module docstring for what is written).
 
     n_neighbors   neighbours per cell (self excluded).
@@ -180,11 +186,13 @@ def neighbors(adata, n_neighbors: int = 15, n_pcs: int | None = None, *, use_rep
     metric        euclidean or cosine.
     weights       edge weights: binary, inverse, umap, gaussian, jaccard (see cellwak.graph.build).
     device        auto, cpu, cuda or cuda:N (exact search on the GPU).
+    features      only these columns of ``X`` (names), e.g. the marker channels of a cytometry panel
+                  (a cellwak extension; scanpy would subset the AnnData).
     Returns None, or a modified copy with ``copy=True``.
     """
     adata = adata.copy() if copy else adata
     ctx = compute(adata, n_neighbors=n_neighbors, n_pcs=n_pcs, use_rep=use_rep, method=method, metric=metric,
-                  weights=weights, random_state=random_state, device=device, progress=progress)
+                  weights=weights, random_state=random_state, device=device, features=features, progress=progress)
     write(adata, ctx, key_added)
     return adata if copy else None
 
@@ -242,6 +250,10 @@ def load(adata, neighbors_key: str | None = None) -> GraphContext:
     knn = _regular_knn(D) or _knn_from_distances(D)
     use_rep = params.get("use_rep") or ("X_pca" if "X_pca" in adata.obsm else "X")
     X, rep_info = representation(adata, str(use_rep), DEFAULT_N_PCS, int(params.get("random_state", 0) or 0))
+    if params.get("features") is not None:
+        rep_info["features"] = [str(f) for f in params["features"]]
+        if use_rep == "X":
+            X = X[:, feature_index(adata, rep_info["features"])]
     if params.get("n_pcs") and use_rep != "X":
         X = X[:, : int(params["n_pcs"])]
     if params.get("metric") == "cosine":

@@ -53,13 +53,51 @@ def pca(X: np.ndarray, n_comps: int, seed: int = 0):
 PCA_KEY = "X_cellwak_pca"
 
 
-def representation(adata, rep: str | None = None, n_pcs: int = 50, seed: int = 0) -> tuple[np.ndarray, dict]:
+def feature_index(adata, features) -> np.ndarray | None:
+    """Positions of the named features (``var_names``) in ``X``; None for all of them."""
+    if features is None:
+        return None
+    names = [str(f) for f in features]
+    if not names:
+        raise InputError("--features is empty", "name at least one feature, e.g. --features CD3,CD4")
+    if is_image_dataset(adata):
+        raise InputError("--features picks columns of a feature table; this dataset holds images",
+                         "leave --features out, or cluster on an embedding with --rep")
+    pos = adata.var_names.get_indexer(names)
+    missing = [n for n, p in zip(names, pos) if p < 0]
+    if missing:
+        raise InputError(f"no feature named {short_list(missing)} in this dataset",
+                         f"its features: {short_list(list(adata.var_names), 12)}")
+    if len(set(pos.tolist())) != len(pos):
+        raise InputError("a feature is named twice in --features")
+    return np.asarray(pos, dtype=np.int64)
+
+
+def representation(adata, rep: str | None = None, n_pcs: int = 50, seed: int = 0,
+                   features=None) -> tuple[np.ndarray, dict]:
     """The matrix to build a graph on, and a description of it for provenance.
 
     ``rep``: a key of ``obsm`` (``X_cellwak_pca``, ``X_mevae``, ...) or ``X`` for the scaled features.
     Default: PCA with ``n_pcs`` components of the scaled features; when the data have no more
     than ``n_pcs`` features PCA is only a rotation, so the scaled features are used directly.
+    ``features``: only these columns of ``X`` (names), with ``rep`` None or ``X``.
     """
+    index = feature_index(adata, features)
+    if index is not None:
+        if rep not in (None, "X"):
+            raise InputError("--features picks columns of the features X, not of an embedding", "leave --rep out")
+        X = scaled_features(adata)[:, index]
+        chosen = {"features": [str(adata.var_names[i]) for i in index]}
+        if rep == "X" or X.shape[1] <= n_pcs:
+            return X, {"rep": "X", "scaling": _scaling(adata), **chosen}
+        if n_pcs < 1:
+            raise InputError(f"--n-pcs must be at least 1, got {n_pcs}")
+        scores, _, ratio = pca(X, n_pcs, seed)
+        adata.obsm[PCA_KEY] = scores
+        adata.uns["cellwak_pca"] = {"variance_ratio": ratio.astype(np.float32),
+                                    "params": {"n_comps": int(scores.shape[1]), "seed": int(seed), **chosen}}
+        return scores, {"rep": PCA_KEY, "n_pcs": int(scores.shape[1]), "scaling": _scaling(adata), **chosen,
+                        "explained_variance": round(float(ratio.sum()), 4)}
     if rep is not None:
         if rep == "X":
             return scaled_features(adata), {"rep": "X", "scaling": _scaling(adata)}

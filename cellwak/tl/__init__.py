@@ -15,7 +15,12 @@ from ._select import RULES, choose_gamma
 from .classify import classify
 from .cluster import cluster
 from .dewak import DewakResult, dewak
+from ._enrich import enrich, enrichment
+from ._string import interaction_network, interactions
+from ._umap import umap
+from ._markers import MarkersResult, markers, run_markers
 from .sweep import SweepResult, parse_gammas, sweep, sweep_table
 
 __all__ = ["AUTO_GAMMAS", "ClusterResult", "DewakResult", "RULES", "SweepResult", "choose_gamma", "classify", "cluster",
-           "dewak", "leiden", "parse_gamma", "parse_gammas", "score", "sweep", "sweep_table"]
+           "dewak", "leiden", "parse_gamma", "parse_gammas", "score", "sweep", "sweep_table", "umap",
+           "MarkersResult", "markers", "run_markers"]

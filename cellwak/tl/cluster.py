@@ -21,17 +21,18 @@ __all__ = ["ClusterResult", "cluster", "AUTO_GAMMAS"]
 def cluster(adata, *, gamma=1.0, k: int = 15, seed: int = 0, rep: str | None = None, n_pcs: int = 50,
             knn_method: str = "auto", weights: str = "binary", objective: str = "modularity", backend: str = "igraph",
             n_iterations: int | None = None, key: str = KEY, device: str = "auto", auto_gammas: str = AUTO_GAMMAS,
-            subsamples: int = 5, n_jobs: int | None = None, neighbors_key: str | None = None,
+            subsamples: int = 5, n_jobs: int | None = None, neighbors_key: str | None = None, features=None,
             progress=NULL) -> ClusterResult:
     """Leiden clustering of ``adata`` at resolution ``gamma`` (a number, or ``'auto'``: a sweep of
     ``auto_gammas`` and the label-free ``reproducible`` rule of :mod:`cellwak.tl._select`) on the
     kNN graph (``k`` neighbours) of ``rep`` (an obsm key, ``'X'`` for the scaled features, or
-    None: PCA with ``n_pcs`` components). ``device``: auto, cpu or cuda (the kNN search)."""
+    None: PCA with ``n_pcs`` components; ``features``: only these columns of X). ``device``: auto,
+    cpu or cuda (the kNN search)."""
     nb.check_settings(adata.n_obs, k, method=knn_method, weights=weights)
     check_leiden(gamma, objective=objective, backend=backend, n_iterations=n_iterations, subsamples=subsamples)
     device = resolve_device(device)
     ctx = nb.compute(adata, n_neighbors=k, n_pcs=None if rep is not None else n_pcs, use_rep=rep, method=knn_method,
-                     weights=weights, random_state=seed, device=device, progress=progress)
+                     weights=weights, random_state=seed, device=device, features=features, progress=progress)
     ctx.params["neighbors_key"] = nb.write(adata, ctx, neighbors_key)
     return run_leiden(adata, ctx, gamma, key_added=key, random_state=seed, n_iterations=n_iterations,
                       objective=objective, backend=backend, resolutions=auto_gammas, subsamples=subsamples,
