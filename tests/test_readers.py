@@ -94,9 +94,11 @@ def test_fcs_names_from_pns_and_arcsinh(tmp_path):
     with open(tmp_path / "x.fcs", "wb") as fh:
         flowio.create_fcs(fh, events.ravel().tolist(), ["FSC-A", "FL1-A", "FL2-A"], opt_channel_names=["", "CD3", "CD4"])
     a = read(tmp_path / "x.fcs")
-    assert list(a.var_names) == ["FSC-A", "CD3", "CD4"]
-    np.testing.assert_allclose(a.X, events, rtol=1e-5)
-    b = read(tmp_path / "x.fcs", ReadOptions(arcsinh=5.0))
+    assert list(a.var_names) == ["CD3", "CD4"]  # the stained channels are the features
+    np.testing.assert_allclose(a.X, events[:, 1:], rtol=1e-5)
+    np.testing.assert_allclose(a.obs["FSC-A"], events[:, 0], rtol=1e-5)  # scatter is per-cell metadata
+    b = read(tmp_path / "x.fcs", ReadOptions(arcsinh=5.0, features=["FSC-A"]))
+    assert list(b.var_names) == ["FSC-A", "CD3", "CD4"]
     np.testing.assert_allclose(b.X[:, 1], np.arcsinh(events[:, 1] / 5), rtol=1e-5)
     np.testing.assert_allclose(b.X[:, 0], events[:, 0], rtol=1e-5)  # scatter is not transformed
 

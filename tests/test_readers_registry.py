@@ -123,11 +123,10 @@ def fcs_file(tmp_path):
     return tmp_path / "x.fcs"
 
 
-def test_meta_on_fcs_names_the_flag_and_the_format(fcs_file):
+def test_channels_option_on_fcs_names_the_flag_and_the_format(fcs_file):
     with pytest.raises(InputError) as err:
-        read(fcs_file, ReadOptions(meta=["FSC-A"]))
-    assert str(err.value) == ("--meta does not apply to FCS files (it keeps numeric columns of a table out of "
-                              "the features); remove it")
+        read(fcs_file, ReadOptions(channels_last=True))
+    assert str(err.value).startswith("--channels-last does not apply to FCS files")
 
 
 @pytest.mark.parametrize("opts,flag", [
@@ -172,10 +171,10 @@ def test_options_that_apply_everywhere_are_accepted(fcs_file, tmp_path):
 
 
 def test_refused_option_through_the_cli_is_one_line_exit_2(cli, fcs_file):
-    r = cli("data", "add", fcs_file, "--name", "x", "--meta", "FSC-A")
+    r = cli("data", "add", fcs_file, "--name", "x", "--channels-first")
     assert r.code == 2
     lines = r.err.strip().splitlines()
-    assert len(lines) == 1 and "--meta does not apply to FCS files" in lines[0]
+    assert len(lines) == 1 and "--channels-first does not apply to FCS files" in lines[0]
 
 
 # ---- identifier-like numeric columns in tables --------------------------------------------------

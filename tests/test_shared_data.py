@@ -11,7 +11,7 @@ CASES = {
     "pbc": (["blood_pbc28/pbc_28.npz"], 17092, 2352, 8, [3, 28, 28]),
     "jurkat": (["jurkat_cellcycle/jurkat_ifc_exp1.npz"], 3418, 4800, 7, [3, 40, 40]),
     "bal": (["flowsom_bal/ff.fcs", "--labels", "flowsom_bal/gating_result.csv", "--unlabeled", "Unlabeled"],
-            19225, 18, 7, None),
+            19225, 10, 7, None),  # the 10 stained channels; Time, scatter and the unstained one are metadata
     "mnist": (["mnist_test/t10k-images-idx3-ubyte.gz"], 10000, 784, 10, [1, 28, 28]),
     "pbmc": (["pbmc68k_reduced/10x_pbmc68k_reduced.h5ad", "--label", "bulk_labels", "--batch", "phase"],
              700, 765, 10, None),
@@ -61,10 +61,24 @@ def test_options_a_real_file_cannot_use_are_refused(cli, home, shared_data):
     from conftest import snapshot
 
     before = snapshot(home)
-    r = cli("data", "add", str(shared_data / "flowsom_bal/ff.fcs"), "--meta", "Time")
-    assert r.code == 2 and r.err.strip() == ("cellwak: error: --meta does not apply to FCS files (it keeps numeric "
-                                             "columns of a table out of the features); remove it")
+    r = cli("data", "add", str(shared_data / "flowsom_bal/ff.fcs"), "--channels-last")
+    assert r.code == 2 and r.err.strip().startswith("cellwak: error: --channels-last does not apply to FCS files")
     assert snapshot(home) == before
+
+
+def test_fcs_marker_channels_are_the_features_and_the_rest_metadata(cli, shared_data):
+    r = cli("data", "add", str(shared_data / "flowsom_bal/ff.fcs"), "--name", "bal", "--json")
+    channels = r.json()["notes"]["channels"]
+    assert channels["features"] == ["GFP", "CD8", "l/d", "TCRyd", "CD45", "TCRb", "NK1/1", "CD4", "CD19", "CD3"]
+    assert channels["metadata"] == {"Time": "time", "FSC-A": "scatter", "FSC-H": "scatter", "FSC-W": "scatter",
+                                    "SSC-A": "scatter", "SSC-H": "scatter", "SSC-W": "scatter", "Qdot 605-A": "unstained"}
+    shown = cli("data", "show", "bal", "--json").json()
+    assert shown["n_vars"] == 10 and {"Time", "FSC-A", "Qdot 605-A"} <= set(shown["obs_columns"])
+    both = cli("data", "add", str(shared_data / "flowsom_bal/ff.fcs"), "--name", "bal2", "--feature", "FSC-A,SSC-A",
+               "--exclude", "GFP", "--json").json()
+    assert both["n_vars"] == 11 and "GFP" in both["notes"]["channels"]["metadata"]
+    bad = cli("data", "add", str(shared_data / "flowsom_bal/ff.fcs"), "--name", "bal3", "--feature", "CD99")
+    assert bad.code == 2 and "no channel named 'CD99'" in bad.err
 
 
 def test_real_h5ad_clusters_from_the_cli_with_the_label_key_alias(cli, shared_data):

@@ -111,7 +111,7 @@ def markers(ws, dataset: str, config: MarkersConfig | None = None, progress=NULL
     """Marker features of every cluster of a recorded clustering (default: the dataset's latest)
     against the rest; written to ``uns['cellwak_markers']`` (and ``uns['cellwak_markers_images']``
     for image datasets) as scanpy's ``rank_genes_groups`` writes them. Per cluster the result
-    lists the ``config.top`` markers by absolute score (both directions)."""
+    lists the ``config.top`` markers that name it (its strongest higher feature, then by score size)."""
     from ..tl._markers import run_markers
 
     config = config or MarkersConfig()
@@ -132,7 +132,7 @@ def markers(ws, dataset: str, config: MarkersConfig | None = None, progress=NULL
             images = {"key": f"{KEY}_images", "shape": list(result.images["mean"].shape[1:]),
                       "typical": {g: [str(names[i]) for i in typical[k] if i >= 0]
                                   for k, g in enumerate(result.groups)}}
-    clusters = [{"cluster": g, "size": int(result.sizes[k]), "markers": result.top(k, config.top, by_abs=True)}
+    clusters = [{"cluster": g, "size": int(result.sizes[k]), "markers": result.top(k, config.top)}
                 for k, g in enumerate(result.groups)]
     return MarkersOutcome(
         dataset=dataset, clustering_id=int(record["id"]), groupby=groupby, key=KEY, method=config.method,
@@ -170,9 +170,11 @@ def _stored_markers(adata, record: dict, n_groups: int):
 
 
 def _summary_markers(adata, record: dict, labels, n_groups: int, progress=NULL) -> tuple[list, dict]:
-    """Per cluster the SUMMARY_MARKERS markers by absolute score with their direction; stored
-    markers of this clustering when present, else a t-test computed now."""
+    """Per cluster the SUMMARY_MARKERS markers that name it (:func:`cellwak.tl._markers.naming_order`)
+    with their direction; stored markers of this clustering when present, else a t-test now."""
     import numpy as np
+
+    from ..tl._markers import naming_order
 
     stored = _stored_markers(adata, record, n_groups)
     if stored is not None:
@@ -188,8 +190,8 @@ def _summary_markers(adata, record: dict, labels, n_groups: int, progress=NULL) 
         source = {"source": "computed", "key": None, "method": "t-test", "effect": result.effect}
     out = []
     for k in range(n_groups):
-        order = np.lexsort((np.arange(scores.shape[1]), -np.abs(scores[k])))[:SUMMARY_MARKERS]
-        out.append([{"name": str(names[j]), "direction": "+" if effects[k, j] >= 0 else "-",
+        order = naming_order(scores[k])[:SUMMARY_MARKERS]
+        out.append([{"name": str(names[j]), "direction": "+" if scores[k, j] > 0 else "-",
                      "score": float(scores[k, j]), "effect": float(effects[k, j])} for j in order])
     return out, source
 

@@ -99,6 +99,11 @@ def cluster(ws, dataset: str, config: ClusterConfig | None = None, progress=NULL
                           result.timings["total"], "leiden"))
         rows = ws.add_clusterings(dataset, items)  # recorded first: the saved file only mirrors the record
     composition = majority_labels(true, result.labels, mask) if true is not None and mask.any() else []
+    if composition:  # the share of each cluster outside the labels (missing or an `unlabeled` value)
+        sizes = np.bincount(result.labels, minlength=result.n_clusters)
+        outside = np.bincount(result.labels[~mask], minlength=result.n_clusters)
+        for c in composition:
+            c["unlabelled_share"] = round(float(outside[c["cluster"]] / sizes[c["cluster"]]), 3)
     return ClusterOutcome(
         dataset=dataset, clustering_id=rows[-1]["id"], key="cellwak_leiden", gamma=result.gamma,
         gamma_rule=result.params["gamma_rule"], k=config.k, seed=config.seed, n_clusters=result.n_clusters,

@@ -46,7 +46,7 @@ def _summary(row: dict) -> DatasetSummary:
         setattr(s, f"{role}_column", part["column"] if part else None)
         setattr(s, f"{role}_counts", part["counts"] if part else None)
     s.notes = {k: info[k] for k in ("dropped_nonfinite", "license", "attribution", "kept_as_metadata",
-                                    "labels_from", "feature_types_kept") if k in info}
+                                    "labels_from", "feature_types_kept", "channels") if k in info}
     return s
 
 

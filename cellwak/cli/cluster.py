@@ -64,13 +64,18 @@ def render(console, out: dict) -> None:
     for col in ("cluster", "cells", "share"):
         table.add_column(col, justify="right")
     by_cluster = {c["cluster"]: c for c in out["composition"]}
+    unlabelled = any(c.get("unlabelled_share", 0) > 0 for c in out["composition"])
     if by_cluster:
-        table.add_column(f"majority {escape(str(out['label_column']))}")
+        table.add_column(f"majority {escape(str(out['label_column']))} (of labelled)")
+    if unlabelled:
+        table.add_column("unlabelled", justify="right")
     for i, size in enumerate(out["sizes"]):
         cells = [str(i), f"{size:,}", f"{100 * size / n:.1f}%"]
+        c = by_cluster.get(i)
         if by_cluster:
-            c = by_cluster.get(i)
             cells.append(escape(f"{c['label']} ({100 * c['share']:.0f}%)") if c else "-")
+        if unlabelled:
+            cells.append(f"{100 * c['unlabelled_share']:.0f}%" if c else "100%")
         table.add_row(*cells)
     console.print(table)
     m = out["metrics"]

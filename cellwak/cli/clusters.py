@@ -116,7 +116,8 @@ def render_show(console, c: dict) -> None:
     src = c.get("markers") or {}
     if src:
         how = "stored by `cellwak markers`" if src["source"] == "stored" else "computed now; see `cellwak markers`"
-        notes.append(f"top markers by absolute {src['method']} score, + higher in the cluster, - lower ({how})")
+        notes.append(f"top markers by {src['method']} score: the strongest higher one, then the largest either way; "
+                     f"+ higher in the cluster, - lower ({how})")
     for note in notes:
         console.print(note, style="dim", markup=False)
     if c.get("batch_column"):

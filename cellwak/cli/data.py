@@ -61,10 +61,13 @@ def add(
                                                          show_default=False)] = None,
     obs: Annotated[Optional[str], typer.Option(help="Per-cell metadata table to merge into obs (same order, or joined "
                                                     "on --id).", show_default=False)] = None,
-    meta: Annotated[Optional[list[str]], typer.Option(help="Tables: numeric column to keep as metadata, not a feature "
-                                                           "(repeatable).", show_default=False)] = None,
-    feature: Annotated[Optional[list[str]], typer.Option(help="Tables: keep this identifier-like integer column (sample, "
-                                                              "plate, ImageNumber...) as a feature (repeatable).",
+    meta: Annotated[Optional[list[str]], typer.Option("--meta", "--exclude", help="Numeric columns (FCS: channels) to keep "
+                                                      "as metadata, not features (repeatable or comma-separated).",
+                                                      show_default=False)] = None,
+    feature: Annotated[Optional[list[str]], typer.Option("--feature", "--features", help="Columns to keep as features "
+                                                         "although a rule would not: identifier-like integer columns "
+                                                         "of tables (sample, plate, ImageNumber...), scatter, time or "
+                                                         "unstained FCS channels (repeatable or comma-separated).",
                                                          show_default=False)] = None,
     unlabeled: Annotated[Optional[list[str]], typer.Option(help="Label value meaning 'no label', e.g. Unlabeled "
                                                                 "(repeatable).", show_default=False)] = None,
@@ -108,6 +111,12 @@ def render_show(console, s: dict, verb: str = "dataset") -> None:
     if s.get("unlabeled_values"):
         console.print(escape(f"  not counted as labels: {', '.join(s['unlabeled_values'])}"))
     notes = s.get("notes") or {}
+    channels = notes.get("channels") or {}
+    if channels:
+        console.print(escape(f"  features: {', '.join(channels['features'])}"))
+        kept = ", ".join(f"{n} ({r})" for n, r in channels["metadata"].items())
+        if kept:
+            console.print(escape(f"  kept as per-cell metadata, not features: {kept}; --feature NAME uses one as a feature"))
     for column, reason in (notes.get("kept_as_metadata") or {}).items():
         console.print(escape(f"  kept as metadata, not a feature: {column} ({reason}); --feature {column} keeps it a feature"))
     if notes.get("labels_from"):

@@ -31,7 +31,7 @@ def markers(
     """Marker features of each cluster against the rest: test statistic, effect, adjusted p-value
     and the share of the cluster's cells above the feature's median.
 
-    Markers are ranked by the absolute score (+ higher in the cluster, - lower). Every feature's
+    Markers are listed as they name the cluster: its most strongly higher feature first, then the others by the size of their score (+ higher in the cluster, - lower). Every feature's
     statistics are stored in the dataset (uns key cellwak_markers, laid out as scanpy's
     rank_genes_groups, so scanpy's plots read them); image datasets also get each cluster's mean
     crop and most typical cells (uns key cellwak_markers_images).

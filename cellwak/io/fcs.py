@@ -51,13 +51,70 @@ def read_fcs(path: Path, arcsinh: float | None):
     return X, var
 
 
+_SCATTER = re.compile(r"^(FSC|SSC)", re.IGNORECASE)
+_TIME = re.compile(r"^(Time|Event)", re.IGNORECASE)
+
+
+def channel_roles(var: pd.DataFrame) -> list[str]:
+    """Why each channel is or is not a feature by default: 'marker' (a stain named in $PnS),
+    'scatter', 'time', or 'unstained' (a fluorescence channel without a stain). When no channel
+    names a stain, every fluorescence channel counts as a marker."""
+    stained = var["is_marker"].to_numpy()
+    roles = []
+    for channel, is_marker in zip(var["channel"], stained):
+        if _TIME.match(channel):
+            roles.append("time")
+        elif _SCATTER.match(channel):
+            roles.append("scatter")
+        elif is_marker or not stained.any():
+            roles.append("marker")
+        else:
+            roles.append("unstained")
+    return roles
+
+
+def choose_features(var: pd.DataFrame, opts: ReadOptions) -> tuple[np.ndarray, dict]:
+    """(mask of the channels that become features, what was decided and why). Markers by
+    default; --feature adds channels back, --meta/--exclude keeps channels out."""
+    roles = channel_roles(var)
+    names = [str(n) for n in var.index]
+    lookup = {}
+    for j, name in enumerate(names):  # a channel can be named by its marker or its $PnN
+        lookup[name.lower()] = j
+        lookup.setdefault(str(var["channel"].iloc[j]).lower(), j)
+    add, drop = list(opts.features), list(opts.meta)
+    unknown = [n for n in add + drop if n.lower() not in lookup]
+    if unknown:
+        raise InputError(f"no channel named {', '.join(map(repr, unknown[:5]))} in this FCS file",
+                         f"its channels: {', '.join(names)}")
+    keep = np.array([r == "marker" for r in roles])
+    for n in add:
+        keep[lookup[n.lower()]] = True
+    for n in drop:
+        keep[lookup[n.lower()]] = False
+    if not keep.any():
+        raise InputError("no channel is left as a feature", "name the channels to cluster on with --feature")
+    decided = {"features": [n for n, k in zip(names, keep) if k],
+               "metadata": {n: r for n, r, k in zip(names, roles, keep) if not k}}
+    return keep, decided
+
+
 def _read(path: Path, opts: ReadOptions) -> Loaded:
     import anndata as ad
 
     X, var = read_fcs(path, opts.arcsinh)
-    adata = ad.AnnData(X=X, var=var, obs=pd.DataFrame(index=pd.RangeIndex(X.shape[0]).astype(str)))
-    return Loaded(adata, {"arcsinh_cofactor": float(opts.arcsinh)} if opts.arcsinh else {})
+    keep, decided = choose_features(var, opts)
+    var["role"] = channel_roles(var)
+    obs = pd.DataFrame({name: X[:, j] for j, name in enumerate(var.index) if not keep[j]},
+                       index=pd.RangeIndex(X.shape[0]).astype(str))
+    adata = ad.AnnData(X=np.ascontiguousarray(X[:, keep]), var=var[keep].copy(), obs=obs)
+    info = {"channels": decided}
+    if opts.arcsinh:
+        info["arcsinh_cofactor"] = float(opts.arcsinh)
+    return Loaded(adata, info)
 
 
-register_reader("fcs", kind="FCS files", suffixes=(".fcs",), read=_read, options=COMMON_OPTIONS | {"arcsinh"},
-                description="flow and mass cytometry events (FCS 2.0/3.x); channels become features")
+register_reader("fcs", kind="FCS files", suffixes=(".fcs",), read=_read,
+                options=COMMON_OPTIONS | {"arcsinh", "features", "meta"},
+                description="flow and mass cytometry events (FCS 2.0/3.x); the stained channels become features, "
+                            "Time, scatter and unstained channels per-cell metadata")

@@ -15,9 +15,11 @@ class ReadOptions:
     labels_file: a separate file with one label per cell, in the same row order (CSV/TXT with or
         without a header, or an idx label file); ``labels_column`` picks a column when it has several.
     obs_file: a table of per-cell metadata (same row order, or joined on ``id``) merged into ``obs``.
-    meta: tables only: numeric columns to keep as metadata instead of features.
-    features: tables only: identifier-like numeric columns (``ImageNumber``, ``sample``...) to keep
-        as features although they look like identifiers.
+    meta: tables and FCS: numeric columns (channels) to keep as metadata instead of features
+        (``--meta`` or ``--exclude``; each entry may be a comma-separated list).
+    features: tables: identifier-like numeric columns (``ImageNumber``, ``sample``...) to keep as
+        features although they look like identifiers; FCS: channels to use as features although
+        they are scatter, time or unstained (``--feature`` or ``--features``).
     unlabeled: label values that mean "no label" (e.g. ``Unlabeled``); kept in ``obs`` but left
         out of label-based metrics.
     arcsinh: FCS only: transform fluorescence channels with arcsinh(x / cofactor).
@@ -42,6 +44,12 @@ class ReadOptions:
     genome: str | None = None
     all_feature_types: bool = False
 
+    def __post_init__(self):
+        # --meta A,B and --feature A,B: each entry may list several columns
+        for name in ("meta", "features"):
+            values = getattr(self, name) or []
+            setattr(self, name, [v.strip() for entry in values for v in str(entry).split(",") if v.strip()])
+
 
 # field -> (command-line flag, what it does: said when a format refuses it)
 OPTION_FLAGS: dict[str, tuple[str, str]] = {
@@ -51,8 +59,8 @@ OPTION_FLAGS: dict[str, tuple[str, str]] = {
     "labels_file": ("--labels", "it reads one label per cell from a separate file"),
     "labels_column": ("--labels-column", "it picks a column of the --labels file"),
     "obs_file": ("--obs", "it merges a per-cell metadata table"),
-    "meta": ("--meta", "it keeps numeric columns of a table out of the features"),
-    "features": ("--feature", "it keeps identifier-like numeric columns of a table among the features"),
+    "meta": ("--meta", "it keeps numeric columns of a table or FCS channels out of the features"),
+    "features": ("--feature", "it keeps identifier-like numeric columns of a table or unstained FCS channels among the features"),
     "unlabeled": ("--unlabeled", "it names label values that mean 'no label'"),
     "arcsinh": ("--arcsinh", "it transforms the fluorescence channels of FCS files"),
     "drop_nonfinite": ("--drop-nonfinite", "it drops cells with NaN or inf values"),

@@ -80,16 +80,29 @@ class MarkersResult:
     images: dict | None = None        # {'mean': (K,C,H,W), 'typical': (K,t)} for image datasets
     seconds: float = 0.0
 
-    def top(self, group: int, n: int, *, by_abs: bool = False) -> list[dict]:
-        """The ``n`` best features of group index ``group``: by score (scanpy's order), or by
-        its absolute value (both directions) with ``by_abs``."""
+    def top(self, group: int, n: int) -> list[dict]:
+        """The ``n`` features that name group index ``group`` (:func:`naming_order`)."""
         s = self.scores[group]
-        key = np.abs(s) if by_abs else s
-        order = np.lexsort((np.arange(len(s)), -key))[:n]
         return [{"name": str(self.names[j]), "score": float(s[j]), "effect": float(self.effects[group, j]),
                  "p_adj": None if self.pvals_adj is None else float(self.pvals_adj[group, j]),
-                 "pts": float(self.pts[group, j]), "direction": "+" if self.effects[group, j] >= 0 else "-"}
-                for j in order]
+                 "pts": float(self.pts[group, j]), "direction": "+" if s[j] > 0 else "-"}
+                for j in naming_order(s)[:n]]
+
+
+POSITIVE_FIRST = 0.5  # a higher feature leads the name when its score is at least half the largest
+
+
+def naming_order(scores) -> np.ndarray:
+    """How a cluster is named: by the size of each feature's score in either direction (what sets
+    it apart most, e.g. CD3-), except that its most strongly higher feature leads when it is
+    nearly as strong (at least half the largest score): what the cells express names them first
+    (a live/dead stain names dead cells). Ties by position."""
+    s = np.asarray(scores, dtype=float)
+    order = np.lexsort((np.arange(len(s)), -np.abs(s)))
+    if len(s) and s.max() > 0 and s.max() >= POSITIVE_FIRST * np.abs(s).max():
+        first = int(np.lexsort((np.arange(len(s)), -s))[0])
+        order = np.concatenate([[first], order[order != first]])
+    return order.astype(np.int64)
 
 
 def check_markers(*, method: str = "wilcoxon", n_top: int | None = None) -> None:
