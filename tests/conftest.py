@@ -73,6 +73,14 @@ def snapshot(home: Path) -> dict:
 
 
 @pytest.fixture
+def populated(cli, home, table_csv):
+    """A workspace holding one dataset ('cells'), so 'unchanged' is a real check; its snapshot."""
+    r = cli("data", "add", table_csv, "--name", "cells", "--id", "cell", "--label", "type")
+    assert r.code == 0, r.err
+    return snapshot(home)
+
+
+@pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA} (only developer and CI machines have it)")

@@ -10,14 +10,6 @@ import pytest
 from conftest import snapshot
 
 
-@pytest.fixture
-def populated(cli, home, table_csv):
-    """A workspace holding one dataset, so 'unchanged' is a real check."""
-    r = cli("data", "add", table_csv, "--name", "cells", "--id", "cell", "--label", "type")
-    assert r.code == 0, r.err
-    return snapshot(home)
-
-
 def _files(tmp_path):
     """Each bad file, written on demand."""
     rng = np.random.default_rng(0)

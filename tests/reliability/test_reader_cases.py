@@ -22,27 +22,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _refusal import refused
 from conftest import snapshot
 
 
-@pytest.fixture
-def populated(cli, home, table_csv):
-    """A workspace holding one dataset, so 'unchanged' is a real check."""
-    r = cli("data", "add", table_csv, "--name", "cells", "--id", "cell", "--label", "type")
-    assert r.code == 0, r.err
-    return snapshot(home)
-
-
-def refused(r, home, before, *words):
-    """One clean error line holding ``words``, exit 2, the workspace as it was."""
-    lines = r.err.strip().splitlines()
-    assert r.code == 2, (r.code, r.err)
-    assert len(lines) == 1 and lines[0].startswith("cellwak: error: "), r.err
-    assert "Traceback" not in r.err and "internal error" not in r.err
-    for w in words:
-        assert w.lower() in lines[0].lower(), (w, lines[0])
-    assert snapshot(home) == before
-    return lines[0]
 
 
 def added(r):
