@@ -49,6 +49,7 @@ def test_bad_embed_input_exits_2_and_changes_nothing(cli, home, trained, args, m
     assert snapshot(home) == before
 
 
+@pytest.mark.slow  # numba compiles umap-learn's layout on first use (about 20 s in a fresh environment)
 def test_embed_umap_lays_out_the_stored_graph_and_pca_the_first_two_pcs(cli, home):
     import numpy as np
 
@@ -70,6 +71,7 @@ def test_embed_umap_lays_out_the_stored_graph_and_pca_the_first_two_pcs(cli, hom
     assert pca["key"] == "X_pca2" and np.allclose(pcs.mean(axis=0), 0, atol=1e-3) and pcs.var(axis=0)[0] >= pcs.var(axis=0)[1]
 
 
+@pytest.mark.slow  # as above
 def test_embed_umap_neighbours_of_blood_stay_neighbours(cli, home):
     """A layout for looking must keep local structure: most of a cell's 15 nearest cells in the
     layout are among its graph neighbours' neighbourhood, far above chance."""
@@ -104,3 +106,16 @@ def test_bad_embed_umap_input_exits_2_and_changes_nothing(cli, home, args, messa
     r = cli("embed", "umap", *args)
     assert r.code == 2 and len(r.err.strip().splitlines()) == 1 and message in r.err, r.err
     assert snapshot(home) == before
+
+
+def test_embed_pca_layout_is_the_first_two_pcs_of_the_graphs_representation(cli, home):
+    import numpy as np
+
+    from cellwak.store import Workspace
+
+    out = cli("embed", "umap", "--method", "pca", "--json").json()  # builds the graph: none is stored
+    assert out["graph"] == "built" and out["key"] == "X_cellwak_pca2"
+    adata = Workspace(home).load("blood")
+    pcs, rep = adata.obsm["X_cellwak_pca2"], adata.obsm["X_cellwak_pca"]
+    assert pcs.shape == (2400, 2) and pcs.var(axis=0)[0] >= pcs.var(axis=0)[1]
+    np.testing.assert_allclose(np.abs(np.corrcoef(pcs[:, 0], rep[:, 0])[0, 1]), 1.0, atol=1e-3)

@@ -14,9 +14,12 @@ one is built from the dataset folders, with every clustering's labels registered
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from pathlib import Path
+
+import psutil
 
 import numpy as np
 
@@ -170,7 +173,19 @@ def _orphans(ws, catalog, problems: list, repair: bool) -> None:
             _orphan(problems, folder, "dataset folder without a catalog row", repair)
             continue
         for npz in sorted((folder / "clusterings").glob("*.npz")):
-            if catalog is not None and str(npz.relative_to(home)) not in artifacts:
+            if catalog is None or str(npz.relative_to(home)) in artifacts:
+                continue
+            writer = re.search(r"-p(\d+)\.npz$", npz.name)
+            if writer and psutil.pid_exists(int(writer.group(1))):
+                continue  # being recorded by a live command
+            if writer:  # its command was killed before recording it: swept by the next command
+                problem = _problem("temporary", str(npz.relative_to(home)),
+                                   "labels of a clustering whose command was killed before recording it")
+                if repair:
+                    npz.unlink(missing_ok=True)
+                    problem["repaired"] = True
+                problems.append(problem)
+            else:
                 _orphan(problems, npz, "label file without a clustering row", repair)
     if run_ids is not None:
         for folder in sorted((home / "runs").glob("*")) if (home / "runs").is_dir() else []:

@@ -86,14 +86,29 @@ class Workspace:
 
     def sweep_stale(self) -> list[Path]:
         """Remove the temporary files and folders of processes that no longer exist (a command or a
-        run killed mid-write); returns what was removed."""
+        run killed mid-write), and the label files such a process wrote for clusterings it never
+        recorded; returns what was removed."""
         removed = []
         for folder in (self.home / "datasets", *(self.home / "datasets").glob("*"),
                        *(self.home / "datasets").glob("*/clusterings"),
                        *(self.home / "runs").glob("*"), *(self.home / "runs").glob("*/checkpoints")):
             if folder.is_dir():
                 removed += sweep_temporaries(folder)
-        return removed
+        return removed + self._sweep_unrecorded_labels()
+
+    def _sweep_unrecorded_labels(self) -> list[Path]:
+        import psutil
+
+        written = [(p, int(m.group(1))) for p in (self.home / "datasets").glob("*/clusterings/*.npz")
+                   if (m := re.search(r"-p(\d+)\.npz$", p.name))]
+        dead = [p for p, pid in written if not psutil.pid_exists(pid)]
+        if not dead:
+            return []
+        recorded = {r["artifact"] for r in self._catalog.select("clusterings")}
+        orphans = [p for p in dead if str(p.relative_to(self.home)) not in recorded]
+        for p in orphans:
+            p.unlink(missing_ok=True)
+        return orphans
 
     def _readable(self) -> bool:
         """Read-only commands on a workspace that does not exist yet see it as empty."""
@@ -264,7 +279,7 @@ class Workspace:
         rows, written = [], []
         try:
             for labels, record in items:
-                name = f"{record['key']}-{uuid.uuid4().hex[:12]}.npz"
+                name = f"{record['key']}-{uuid.uuid4().hex[:12]}-p{os.getpid()}.npz"  # the writer, for the sweep
                 with atomic_path(folder / name) as tmp, open(tmp, "wb") as fh:
                     np.savez_compressed(fh, labels=np.asarray(labels))
                 written.append(folder / name)

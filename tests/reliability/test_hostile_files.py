@@ -12,15 +12,13 @@ import gzip
 import io
 import os
 import struct
-import subprocess
-import sys
 import zipfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
-from _refusal import refused
+from _refusal import cellwak_subprocess, refused
 from conftest import snapshot
 
 h5py = pytest.importorskip("h5py")
@@ -367,30 +365,13 @@ def test_dataset_name_with_a_trailing_newline_is_refused(cli, home, populated, t
 # ---- devices and FIFOs posing as data files ------------------------------------------------------
 
 
-def _cellwak_subprocess(args, home: Path, timeout: float = 60, env=None):
-    """``cellwak ARGS`` in a fresh interpreter: an unfixed reader that hangs fails the test instead
-    of hanging the suite."""
-    code = "import sys; from cellwak.cli import run; sys.exit(run(sys.argv[1:]))"
-    cmd = [sys.executable, "-c", code, *[str(a) for a in args], "--home", str(home)]
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-                              env={**os.environ, **(env or {})}, check=False)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"cellwak {' '.join(map(str, args))} did not finish in {timeout} s")
-
-    class R:
-        code, out, err = done.returncode, done.stdout, done.stderr
-
-    return R
-
-
 @pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero")
 @pytest.mark.parametrize("name", ["x.csv", "x.csv.gz", "x.npy", "x.h5ad", "x.fcs", "t-images-idx3-ubyte"])
 def test_dev_zero_linked_as_a_data_file_is_refused_quickly(home, populated, tmp_path, name):
     link = tmp_path / name
     link.symlink_to("/dev/zero")
     before = snapshot(home)
-    refused(_cellwak_subprocess(["data", "add", link, "--name", "x"], home), home, before,
+    refused(cellwak_subprocess(["data", "add", link, "--name", "x"], home), home, before,
             "character device, not a regular file")
 
 
@@ -398,7 +379,7 @@ def test_dev_zero_linked_as_a_data_file_is_refused_quickly(home, populated, tmp_
 def test_fifo_as_a_data_file_is_refused_without_blocking(home, populated, tmp_path):
     os.mkfifo(tmp_path / "x.csv")
     before = snapshot(home)
-    refused(_cellwak_subprocess(["data", "add", tmp_path / "x.csv", "--name", "x"], home), home, before,
+    refused(cellwak_subprocess(["data", "add", tmp_path / "x.csv", "--name", "x"], home), home, before,
             "FIFO", "not a regular file")
 
 
@@ -410,7 +391,7 @@ def test_dev_zero_inside_an_image_folder_is_refused(home, populated, tmp_path):
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "imgs" / "a.png")
     (tmp_path / "imgs" / "b.png").symlink_to("/dev/zero")
     before = snapshot(home)
-    refused(_cellwak_subprocess(["data", "add", tmp_path / "imgs", "--name", "x"], home), home, before,
+    refused(cellwak_subprocess(["data", "add", tmp_path / "imgs", "--name", "x"], home), home, before,
             "b.png", "not a regular file")
 
 
@@ -420,5 +401,5 @@ def test_dev_zero_as_a_labels_or_obs_file_is_refused(home, populated, table_csv,
     link = tmp_path / "side.csv"
     link.symlink_to("/dev/zero")
     before = snapshot(home)
-    refused(_cellwak_subprocess(["data", "add", table_csv, "--name", "x", option, link], home), home, before,
+    refused(cellwak_subprocess(["data", "add", table_csv, "--name", "x", option, link], home), home, before,
             "not a regular file")

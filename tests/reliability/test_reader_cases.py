@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import gzip
 import io
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from _refusal import refused
+from _refusal import cellwak_subprocess, refused
 from conftest import snapshot
 
 
@@ -443,21 +440,6 @@ def test_out_of_memory_while_reading_is_one_line(cli, home, populated, tmp_path,
 # the next two need real stderr (pytest's log capture hides tifffile's log lines) or may hang an
 # unfixed reader: they run in a subprocess
 
-def _cellwak_subprocess(args, home: Path, timeout: float = 120, env=None):
-    code = "import sys; from cellwak.cli import run; sys.exit(run(sys.argv[1:]))"
-    cmd = [sys.executable, "-c", code, *[str(a) for a in args], "--home", str(home)]
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-                              env={**os.environ, **(env or {})}, check=False)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"cellwak {' '.join(map(str, args))} did not finish in {timeout} s")
-
-    class R:
-        code, out, err = done.returncode, done.stdout, done.stderr
-
-    return R
-
-
 def _damaged_tiff() -> bytes:
     """A TIFF whose first IFD entries have an invalid data type: tifffile logs each one."""
     import tifffile
@@ -479,7 +461,7 @@ def test_damaged_tiff_gives_exactly_one_line(home, populated, tmp_path):
     (tmp_path / "imgs").mkdir()
     (tmp_path / "imgs" / "a.tif").write_bytes(_damaged_tiff())
     before = snapshot(home)
-    r = _cellwak_subprocess(["data", "add", tmp_path / "imgs", "--name", "x"], home)
+    r = cellwak_subprocess(["data", "add", tmp_path / "imgs", "--name", "x"], home, timeout=120)
     assert r.code in (0, 2), r.err
     if r.code == 2:
         refused(r, home, before)
@@ -513,6 +495,6 @@ def test_hdf5_file_that_makes_the_hdf5_library_loop_is_refused(home, populated, 
     attributes; cellwak's probe process gives up on it after CELLWAK_HDF5_PROBE_TIMEOUT."""
     path = _looping_h5ad(tmp_path / "loop.h5ad")
     before = snapshot(home)
-    r = _cellwak_subprocess(["data", "add", path, "--name", "x"], home, timeout=90,
+    r = cellwak_subprocess(["data", "add", path, "--name", "x"], home, timeout=90,
                             env={"CELLWAK_HDF5_PROBE_TIMEOUT": "4"})
     refused(r, home, before, "HDF5 library", "corrupt")

@@ -144,13 +144,20 @@ def test_sigkill_at_random_moments_leaves_a_consistent_workspace(cells, tmp_path
     """SIGKILL at random moments of each writing command: afterwards the catalog is intact, every
     row points at a complete file, recorded clusterings are all in the dataset, and the next
     commands work (a killed run resumes to the end)."""
+    import shutil
+
     home = cells
-    rng = random.Random(hash(command) % 1000)
+    rng = random.Random(sum(map(ord, command)))
+    rehearsal = tmp_path / "rehearsal"  # how long the command takes here, in a copy of the workspace
+    shutil.copytree(home, rehearsal)
+    t = time.monotonic()
+    assert run(rehearsal, *KILLABLE[command](tmp_path)).returncode == 0
+    duration = time.monotonic() - t
     before = {r["id"] for r in __import__("cellwak").Workspace(home).clusterings("cells")}
     tried = 0
     for attempt in range(3):
         p = start(home, *KILLABLE[command](tmp_path))
-        time.sleep(rng.uniform(0.6, 4.0))
+        time.sleep(rng.uniform(0.2, 0.8) * duration)  # somewhere in its run, start-up included
         if p.poll() is None:
             os.killpg(p.pid, signal.SIGKILL)
             tried += 1
