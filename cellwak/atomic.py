@@ -44,14 +44,6 @@ def atomic_path(final, *, fsync: bool = True):
             tmp.unlink()
 
 
-def write_bytes(final, data: bytes) -> Path:
-    with atomic_path(final) as tmp:
-        tmp.write_bytes(data)
-    return Path(final)
-
-
-def write_text(final, text: str) -> Path:
-    return write_bytes(final, text.encode("utf-8"))
 
 
 def owner_pid(name: str) -> int | None:

@@ -31,6 +31,26 @@ def editing(ws, dataset: str):
         ws.save(dataset, adata)
 
 
+def recorded_clustering(ws, dataset: str, clustering_id: int | None, *, alternative: str = "") -> dict:
+    """The catalog row of clustering ``clustering_id`` (default: the dataset's latest), refused
+    with one line when the dataset has none or the clustering belongs to another dataset."""
+    from ..errors import InputError, short_list
+
+    if clustering_id is None:
+        rows = ws.clusterings(dataset)
+        if not rows:
+            raise InputError(f"dataset {dataset!r} has no clustering yet",
+                             f"run `cellwak cluster -d {dataset}` first{alternative}")
+        return rows[-1]
+    record = ws.clustering(clustering_id)
+    if record["dataset"] != dataset:
+        own = [str(r["id"]) for r in ws.clusterings(dataset)]
+        mine = f"; this dataset's clusterings: {short_list(own)}" if own else ""
+        raise InputError(f"clustering #{record['id']} belongs to dataset {record['dataset']!r}, not {dataset!r}",
+                         f"pass --dataset {record['dataset']}{mine}")
+    return record
+
+
 class Result:
     """Base of operation results: a dataclass with ``to_dict()`` (plain, JSON-ready)."""
 

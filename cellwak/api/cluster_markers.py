@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..choices import MARKER_METHODS
-from ..errors import InputError, short_list
+from ..errors import InputError
 from ..progress import NULL
-from ._common import Result, editing, open_workspace
+from ._common import Result, editing, open_workspace, recorded_clustering
 from .config import _Config
 
 METHODS = MARKER_METHODS
@@ -35,23 +35,6 @@ class MarkersConfig(_Config):
         from ..tl._markers import check_markers  # noqa: PLC0415 (NumPy: only when checking)
 
         check_markers(method=self.method, n_top=self.top)
-
-
-def clustering_record(ws, dataset: str, clustering_id: int | None) -> dict:
-    """The catalog row of ``clustering_id`` (default: the dataset's latest), refused when it
-    belongs to another dataset."""
-    if clustering_id is None:
-        rows = ws.clusterings(dataset)
-        if not rows:
-            raise InputError(f"dataset {dataset!r} has no clustering yet", f"run `cellwak cluster -d {dataset}` first")
-        return rows[-1]
-    record = ws.clustering(clustering_id)
-    if record["dataset"] != dataset:
-        own = [str(r["id"]) for r in ws.clusterings(dataset)]
-        mine = f"; this dataset's clusterings: {short_list(own)}" if own else ""
-        raise InputError(f"clustering #{record['id']} belongs to dataset {record['dataset']!r}, not {dataset!r}",
-                         f"pass --dataset {record['dataset']}{mine}")
-    return record
 
 
 def _labels(ws, adata, record: dict):
@@ -118,7 +101,7 @@ def markers(ws, dataset: str, config: MarkersConfig | None = None, progress=NULL
     config.check()
     ws = open_workspace(ws)
     ws.dataset(dataset)
-    record = clustering_record(ws, dataset, config.clustering)
+    record = recorded_clustering(ws, dataset, config.clustering)
     with editing(ws, dataset) as adata:
         groupby = _groupby(ws, adata, record)
         result = run_markers(adata, groupby, method=config.method, use_rep=config.rep, key_added=KEY,

@@ -109,7 +109,7 @@ class SweepConfig(GraphConfig):
         from ..tl.sweep import check_sweep, parse_gammas  # noqa: PLC0415
 
         _one_of("--rule", self.rule, GAMMA_RULES)
-        check_sweep(0, parse_gammas(self.gammas), seeds=self.seeds, subsamples=self.subsamples, rule=self.rule,
+        check_sweep(parse_gammas(self.gammas), seeds=self.seeds, subsamples=self.subsamples, rule=self.rule,
                     n_iterations=self.n_iterations)
         if self.jobs is not None and self.jobs < 1:
             raise InputError(f"--jobs must be at least 1, got {self.jobs}")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from ..errors import InputError
 from ..progress import NULL
-from ._common import Result, editing, open_workspace
+from ._common import Result, editing, open_workspace, recorded_clustering
 from .config import _Config
 
 
@@ -27,21 +27,6 @@ class EnrichConfig(_Config):
             raise InputError("no column given", "name the obs column to test with --by (e.g. --by Condition)")
         if not 0 < self.fdr <= 1:
             raise InputError(f"--fdr must be above 0 and at most 1, got {self.fdr}", "for example --fdr 0.05")
-
-
-def recorded_clustering(ws, dataset: str, clustering: int | None) -> dict:
-    """The catalog row of ``clustering`` (default: the dataset's latest), refused when it
-    belongs to another dataset or the dataset has none."""
-    rows = ws.clusterings(dataset)
-    if clustering is None:
-        if not rows:
-            raise InputError(f"dataset {dataset!r} has no clustering yet", f"run `cellwak cluster -d {dataset}` first")
-        return rows[-1]
-    record = ws.clustering(clustering)
-    if record["dataset"] != dataset:
-        raise InputError(f"clustering #{record['id']} belongs to dataset {record['dataset']!r}, not {dataset!r}",
-                         f"pass --dataset {record['dataset']}")
-    return record
 
 
 @dataclass

@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 
 from ..errors import InputError
 from ..progress import NULL
-from ._common import Result, editing, open_workspace
+from ._common import Result, editing, open_workspace, recorded_clustering
 from .config import _Config
-from .enrichment import recorded_clustering
 
 CRITERIA = ("string",)   # external criteria a sweep can report (`cellwak sweep --criterion`)
 MAX_PERMUTATIONS = 100_000

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import InputError, short_list
 from ..progress import NULL
-from ._common import Result, editing, open_workspace
+from ._common import Result, editing, open_workspace, recorded_clustering
 from .config import ClassifyConfig, ScoreConfig
 
 
@@ -72,14 +72,8 @@ def score(ws, dataset: str, config: ScoreConfig | None = None) -> ScoreOutcome:
     config.check()
     ws = open_workspace(ws)
     ws.dataset(dataset)
-    rows = ws.clusterings(dataset)
     if config.kmeans is None:
-        if config.clustering is None and not rows:
-            raise InputError(f"dataset {dataset!r} has no clustering yet", "run `cellwak cluster` first, or use --kmeans N")
-        record = ws.clustering(config.clustering) if config.clustering is not None else rows[-1]
-        if record["dataset"] != dataset:
-            raise InputError(f"clustering #{record['id']} belongs to dataset {record['dataset']!r}, not {dataset!r}",
-                             f"pass --dataset {record['dataset']}")
+        record = recorded_clustering(ws, dataset, config.clustering, alternative=", or use --kmeans N")
     adata = ws.load(dataset)
     table = _label_table(config.labels, config.labels_column, config.id_column, adata) if config.labels else None
     if config.kmeans is not None:

@@ -140,7 +140,6 @@ class Workspace:
                             "see `cellwak data list`, or add one with `cellwak data add PATH --name NAME`")
 
     def add_dataset(self, name: str, adata, *, builtin: bool = False) -> dict:
-        from ..io import label_summary
         from ..io.writers import write_h5ad
 
         validate_name(name)

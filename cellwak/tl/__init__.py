@@ -6,6 +6,9 @@
     cw.tl.score(adata, label_key="cell_type")   # ARI, NMI, ... against reference labels
     cw.tl.classify(adata, "locations")          # per-label classifiers (multi-label data)
     cw.tl.dewak(adata)                          # choose PCs and neighbours by noise2self
+    cw.tl.markers(adata)                        # what sets each cluster apart (rank_genes_groups layout)
+    cw.tl.enrich(adata, "condition")            # conditions over-represented per cluster
+    cw.tl.umap(adata)                           # a layout for looking, on the same graph
     cw.tl.cluster(adata, gamma=1.0)             # neighbours + Leiden in one call
 """
 
@@ -21,6 +24,7 @@ from ._umap import umap
 from ._markers import MarkersResult, markers, run_markers
 from .sweep import SweepResult, parse_gammas, sweep, sweep_table
 
-__all__ = ["AUTO_GAMMAS", "ClusterResult", "DewakResult", "RULES", "SweepResult", "choose_gamma", "classify", "cluster",
-           "dewak", "leiden", "parse_gamma", "parse_gammas", "score", "sweep", "sweep_table", "umap",
-           "MarkersResult", "markers", "run_markers"]
+__all__ = ["AUTO_GAMMAS", "ClusterResult", "DewakResult", "MarkersResult", "RULES", "SweepResult", "choose_gamma",
+           "classify", "cluster", "dewak", "enrich", "enrichment", "interaction_network", "interactions",
+           "leiden", "markers", "parse_gamma", "parse_gammas", "run_markers", "score", "sweep", "sweep_table",
+           "umap"]
