@@ -1,0 +1,105 @@
+"""Snapshots of every screen of the dashboard at 80x24 and 160x48 (pytest-textual-snapshot:
+the SVGs under __snapshots__ are the reference; `pytest --snapshot-update` after a deliberate
+change, then look at them). The workspace lives at a fixed path: the screens show it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from cellwak_tui.app import CellwakApp
+
+from tests.tui.conftest import rows, text_of, until
+
+HOME = Path("/tmp/cellwak-tui-snapshots/home")
+SIZES = [(80, 24), (160, 48)]
+
+
+pytestmark = pytest.mark.slow  # about a minute: an auto clustering, a UMAP and 14 screens
+
+
+@pytest.fixture(scope="module")
+def snapshot_home(blood_template):
+    """blood with a clustering at gamma 1, an auto one (with its sweep) and a UMAP layout."""
+    from cellwak import api
+
+    shutil.rmtree(HOME, ignore_errors=True)
+    shutil.copytree(blood_template, HOME)
+    api.cluster(HOME, "blood", api.ClusterConfig(gamma="auto"))
+    api.embed(HOME, "blood")
+    yield HOME
+    shutil.rmtree(HOME.parent, ignore_errors=True)
+
+
+async def _settled(pilot, ready):
+    await until(pilot, ready, what="the screen's content")
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause(0.3)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_datasets_screen(snap_compare, snapshot_home, size):
+    async def ready(pilot):
+        await _settled(pilot, lambda: pilot.app.screen.query(".crop-image"))
+    assert snap_compare(CellwakApp(str(snapshot_home)), terminal_size=size, run_before=ready)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_clusters_screen(snap_compare, snapshot_home, size):
+    async def ready(pilot):
+        await _settled(pilot, lambda: pilot.app.screen.query(".crop-image")
+                       and "cluster" in text_of(pilot.app, "#cluster-info"))
+    assert snap_compare(CellwakApp(str(snapshot_home), dataset="blood", mode="clusters"), terminal_size=size,
+                        run_before=ready)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("tab", ["sweep", "map"])
+def test_clusters_tabs(snap_compare, snapshot_home, size, tab):
+    async def ready(pilot):
+        await _settled(pilot, lambda: rows(pilot.app, "#cluster-table")
+                       and text_of(pilot.app, "#embedding-info") and text_of(pilot.app, "#sweep-info"))
+        await pilot.press("s" if tab == "sweep" else "m")
+        await pilot.pause(0.5)
+    assert snap_compare(CellwakApp(str(snapshot_home), dataset="blood", mode="clusters"), terminal_size=size,
+                        run_before=ready)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_runs_screen(snap_compare, snapshot_home, size):
+    async def ready(pilot):
+        await _settled(pilot, lambda: "No training runs" in text_of(pilot.app, "#run-summary"))
+    assert snap_compare(CellwakApp(str(snapshot_home), mode="runs"), terminal_size=size, run_before=ready)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_help_screen(snap_compare, snapshot_home, size):
+    async def ready(pilot):
+        await _settled(pilot, lambda: rows(pilot.app, "#datasets-table"))
+        await pilot.press("question_mark")
+        await pilot.pause(0.5)
+    assert snap_compare(CellwakApp(str(snapshot_home)), terminal_size=size, run_before=ready)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_add_dataset_form(snap_compare, snapshot_home, size, tmp_path, monkeypatch):
+    monkeypatch.chdir(Path(__file__).parent / "picker")  # a fixed folder for the file picker
+
+    async def ready(pilot):
+        await _settled(pilot, lambda: rows(pilot.app, "#datasets-table"))
+        await pilot.press("a")
+        await pilot.pause(0.5)
+    assert snap_compare(CellwakApp(str(snapshot_home)), terminal_size=size, run_before=ready)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_start_run_form(snap_compare, snapshot_home, size):
+    async def ready(pilot):
+        await _settled(pilot, lambda: "No training runs" in text_of(pilot.app, "#run-summary"))
+        await pilot.press("n")
+        await _settled(pilot, lambda: pilot.app.screen.query_one("#run-model")._options[1:])
+        pilot.app.screen.query_one("#run-model").value = "dino"
+        await _settled(pilot, lambda: pilot.app.screen.query("#set-width"))
+    assert snap_compare(CellwakApp(str(snapshot_home), dataset="blood", mode="runs"), terminal_size=size,
+                        run_before=ready)

@@ -1,0 +1,1 @@
+"""The dashboard's screens: datasets, runs, clusters, and their dialogs."""

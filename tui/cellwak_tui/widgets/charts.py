@@ -1,0 +1,89 @@
+"""Terminal charts drawn with textual-plotext: loss curves, the resolution sweep, a layout."""
+
+from __future__ import annotations
+
+from textual_plotext import PlotextPlot
+
+PALETTE = ["red", "green", "blue", "orange", "cyan", "magenta", "yellow", "white",
+           "red+", "green+", "blue+", "cyan+", "magenta+", "yellow+"]
+
+
+class LossPlot(PlotextPlot):
+    """Train and held-out loss per epoch of each stage of a run."""
+
+    def show(self, curves: dict, title: str) -> None:
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title(title)
+        plt.xlabel("epoch")
+        drawn = 0
+        for s, (stage, metrics) in enumerate(curves.items()):
+            for name in ("train/loss", "test/loss"):
+                values = metrics.get(name)
+                if values:
+                    plt.plot(list(range(1, len(values) + 1)), values, marker="braille",
+                             label=f"{stage} {name.split('/')[0]}", color=PALETTE[(2 * s + (name == 'test/loss')) % len(PALETTE)])
+                    drawn += 1
+        if not drawn:
+            plt.title(f"{title}: no epoch finished yet" if curves or "run" in title else title)
+        self.refresh()
+
+
+class SweepPlot(PlotextPlot):
+    """Clusters and stability against the resolution, the chosen gamma marked."""
+
+    def show(self, profile: dict) -> None:
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        rows = profile.get("rows") or []
+        if not rows:
+            plt.title("no sweep yet: press a (auto) to sweep the resolutions")
+            self.refresh()
+            return
+        gammas = [r["gamma"] for r in rows]
+        plt.xscale("log")
+        plt.plot(gammas, [r["n_clusters"] for r in rows], marker="braille", label="clusters", color="cyan")
+        stab = [(g, r["stability"]) for g, r in zip(gammas, rows) if r["stability"] is not None]
+        ari = [(g, r["ari"]) for g, r in zip(gammas, rows) if r["ari"] is not None]
+        if stab:
+            plt.plot([g for g, _ in stab], [v for _, v in stab], marker="braille", label="stability",
+                     color="green", yside="right")
+        if ari:
+            plt.plot([g for g, _ in ari], [v for _, v in ari], marker="braille", label="ARI (labels)",
+                     color="magenta", yside="right")
+        chosen = profile.get("chosen_gamma")
+        if chosen is not None:
+            plt.vline(chosen, "red")
+            plt.title(f"resolution sweep: gamma {chosen:.3g} chosen")
+        else:
+            plt.title("resolution sweep")
+        plt.xlabel("gamma (log)")
+        self.refresh()
+
+
+class EmbeddingPlot(PlotextPlot):
+    """A sample of a 2-D layout, one colour per cluster."""
+
+    def show(self, sample) -> None:
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        if sample.basis is None:
+            plt.title(sample.hint or "no layout")
+            self.refresh()
+            return
+        if sample.clusters:
+            groups = {}
+            for x, y, c in zip(sample.x, sample.y, sample.clusters):
+                groups.setdefault(c, ([], []))
+                groups[c][0].append(x)
+                groups[c][1].append(y)
+            for c in sorted(groups):
+                xs, ys = groups[c]
+                plt.scatter(xs, ys, marker="dot", color=PALETTE[c % len(PALETTE)], label=str(c) if c < 14 else None)
+        else:
+            plt.scatter(sample.x, sample.y, marker="dot")
+        plt.title(f"{sample.basis}: {sample.n_shown:,} of {sample.n_total:,} cells")
+        self.refresh()
