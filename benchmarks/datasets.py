@@ -20,9 +20,37 @@ DATASETS = {
 }
 
 
+# Real labelled sets bundled with scikit-learn (no download): written once to benchmarks/out/extra/ as
+# CSV and read the way a user adds a table (`cellwak data add FILE.csv --label label`).
+#   digits         1,797 handwritten digits, 8x8 grey pixels as 64 features (UCI optdigits test set), 10 classes
+#   breast_cancer  569 fine-needle-aspirate images of breast masses, 30 cell-nucleus morphology features, 2 classes
+#   wine           178 wines, 13 chemical measurements, 3 cultivars
+#   iris           150 flowers, 4 measurements, 3 species
+EXTRA = ("digits", "breast_cancer", "wine", "iris")
+EXTRA_DIR = Path(__file__).resolve().parent / "out" / "extra"
+
+
+def _extra_csv(name: str) -> Path:
+    import pandas as pd
+    from sklearn import datasets as skd
+
+    path = EXTRA_DIR / f"{name}.csv"
+    if not path.exists():
+        bunch = getattr(skd, f"load_{name}")()
+        cols = [f"f{i}" for i in range(bunch.data.shape[1])]
+        table = pd.DataFrame(bunch.data, columns=cols)
+        table["label"] = [str(bunch.target_names[t]) if hasattr(bunch, "target_names") else str(t)
+                          for t in bunch.target]
+        EXTRA_DIR.mkdir(parents=True, exist_ok=True)
+        table.to_csv(path, index=False)
+    return path
+
+
 def load(name: str):
     from cellwak.io import ReadOptions, read
 
+    if name in EXTRA:
+        return read(_extra_csv(name), ReadOptions(label="label"))
     path, opts, _ = DATASETS[name]
     opts = {k: (SHARED / v if k in ("obs_file", "labels_file") else v) for k, v in opts.items()}
     return read(SHARED / path, ReadOptions(**opts))

@@ -17,7 +17,7 @@ def _labels(home, clustering_id) -> np.ndarray:
     return cw.Workspace(home).clustering_labels(clustering_id)
 
 
-@pytest.mark.parametrize("gamma", ["1.0", pytest.param("auto", marks=pytest.mark.slow)])  # auto: 14 s
+@pytest.mark.parametrize("gamma", ["1.0", pytest.param("auto", marks=pytest.mark.slow)])  # auto: ~70 s on a busy machine
 def test_cli_api_and_notebook_give_identical_labels(cli, home, gamma):
     r = cli("cluster", "-d", "blood", "--gamma", gamma, "--seed", "3", "--json")
     assert r.code == 0, r.err
@@ -33,7 +33,9 @@ def test_cli_api_and_notebook_give_identical_labels(cli, home, gamma):
     cw.tl.leiden(adata, resolution=gamma if gamma == "auto" else float(gamma), random_state=3)
     in_memory = adata.obs["cellwak_leiden"].astype(int).to_numpy()
 
-    assert len(np.unique(from_cli)) > 2
+    assert len(np.unique(from_cli)) >= 2  # auto on these raw-pixel crops: the coarse split, with the images hint
+    if gamma == "auto":
+        assert any("train dino" in w for w in r.json()["warnings"])
     np.testing.assert_array_equal(from_cli, from_api)
     np.testing.assert_array_equal(from_cli, in_memory)
     assert out.gamma == r.json()["gamma"] and out.to_dict()["sizes"] == r.json()["sizes"]

@@ -10,6 +10,7 @@ from conftest import snapshot
 from cellwak.errors import InputError
 from cellwak.pp import neighbors
 from cellwak.tl import choose_gamma, cluster, parse_gammas, sweep, sweep_table
+from cellwak.tl._resolution import AUTO_RULE
 
 
 def test_parse_gammas():
@@ -55,7 +56,8 @@ def test_sweep_table_keys_and_reproducibility(nested):
     assert r["n2s_knn"] < r["n2s_mean"]  # the kNN kernel denoises
     for g in t["gamma"]:
         assert f"cellwak_leiden_g{g:g}" in a.obs
-    assert r["chosen_gamma"] in list(t["gamma"]) and r["rule"] == "reproducible"
+    assert r["chosen_gamma"] in list(t["gamma"]) and r["rule"] == AUTO_RULE.name
+    assert t["stability_n"].ge(2).all() and t["passed"].dtype == bool
     again, _ = swept(nested.copy(), [0.02, 0.1, 0.5, 1.0, 3.0], seeds=2, subsamples=2, n_jobs=1)
     pd.testing.assert_frame_equal(t, again)  # seeded, and the same in one or two processes
 
@@ -63,14 +65,15 @@ def test_sweep_table_keys_and_reproducibility(nested):
 def test_auto_finds_the_finest_reproducible_structure(nested):
     res = cluster(nested.copy(), gamma="auto", auto_gammas="0.01:2:12", subsamples=3, n_jobs=2)
     assert res.n_clusters == 8 and res.metrics["ari"] > 0.95
-    assert res.params["gamma_rule"] == "reproducible"
+    assert res.params["gamma_rule"] == AUTO_RULE.name
 
 
 def test_rules_see_no_labels_and_skip_single_clusters():
     table = pd.DataFrame({"gamma": [0.1, 0.5, 1.0, 2.0], "n_clusters": [1, 3, 3, 9],
                           "stability_subsample": [1.0, 0.97, 0.93, 0.5], "stability_seeds": [1.0, 0.99, 0.93, 0.6],
                           "silhouette": [np.nan, 0.4, 0.38, 0.1], "n2s_depwak": [0.1, 0.2, 0.21, 0.3]})
-    assert choose_gamma(table, "auto") == (1.0, "reproducible")
+    assert choose_gamma(table, "reproducible") == (1.0, "reproducible")
+    assert choose_gamma(table, "auto") == (1.0, AUTO_RULE.name)  # 0.93 >= 0.9 x 0.99, and 0.97 beside it
     assert choose_gamma(table, "silhouette")[0] == 0.5
     assert choose_gamma(table, "n2s")[0] == 0.5
     assert choose_gamma(table, "most-stable")[0] == 0.5

@@ -45,7 +45,7 @@ def _sweep_rows(result) -> list[tuple]:
     table = result.table.set_index("gamma")
     key_added = result.params.get("key_added", "cellwak_leiden")
     for g, labels in result.labels.items():
-        evidence = {c: (None if v != v else float(v)) for c, v in table.loc[g].items()}  # NaN -> None
+        evidence = {c: (None if v != v else float(v)) for c, v in table.loc[g].items()}  # NaN -> None (bool -> 0/1)
         metrics = {m: evidence.pop(m) for m in ("ari", "nmi") if m in evidence}
         params = {**{k: v for k, v in result.params.items() if k != "gammas"}, "gamma": g, "evidence": evidence,
                   "chosen": g == result.chosen}
@@ -76,6 +76,10 @@ class ClusterOutcome(Result):
     label_column: str | None
     sweep: list | None = None            # the swept resolutions' table (gamma='auto')
     sweep_clustering_ids: list = field(default_factory=list)
+    evidence: dict | None = None         # gamma='auto': the chosen and runner-up resolutions' stability, the
+                                         # threshold, the reason, the grid extensions (tl._resolution.Selection)
+    confidence: str | None = None        # gamma='auto': 'high', or 'low' when the choice is fragile
+    warnings: list = field(default_factory=list)  # e.g. the grid's edge chosen, images clustered on raw pixels
 
 
 def cluster(ws, dataset: str, config: ClusterConfig | None = None, progress=NULL) -> ClusterOutcome:
@@ -110,7 +114,8 @@ def cluster(ws, dataset: str, config: ClusterConfig | None = None, progress=NULL
         sizes=result.sizes, metrics=result.metrics, composition=composition, params=result.params,
         timings=result.timings, label_column=row.get("label_key") if result.metrics else None,
         sweep=_sweep_table(result.sweep) if result.sweep is not None else None,
-        sweep_clustering_ids=[r["id"] for r in rows[:-1]])
+        sweep_clustering_ids=[r["id"] for r in rows[:-1]], evidence=result.params.get("evidence"),
+        confidence=(result.params.get("evidence") or {}).get("confidence"), warnings=list(result.warnings))
 
 
 @dataclass
@@ -124,11 +129,15 @@ class SweepOutcome(Result):
     clustering_ids: list
     params: dict
     timings: dict
+    evidence: dict | None = None         # the chosen and runner-up resolutions' stability, threshold, reason
+    confidence: str | None = None        # 'high', or 'low' when the choice is fragile
+    warnings: list = field(default_factory=list)
 
 
 def sweep(ws, dataset: str, config: SweepConfig | None = None, progress=NULL) -> SweepOutcome:
     """Leiden over ``config.gammas`` with label-free evidence for each; every resolution recorded."""
     from ..pp import _neighbors as nb
+    from ..tl._leiden import image_warnings
     from ..tl.sweep import parse_gammas, run_sweep
 
     config = config or SweepConfig()
@@ -144,12 +153,14 @@ def sweep(ws, dataset: str, config: SweepConfig | None = None, progress=NULL) ->
         result = run_sweep(adata, ctx, parse_gammas(config.gammas), seeds=config.seeds, subsamples=config.subsamples,
                            n_iterations=config.n_iterations, rule=config.rule, seed=config.seed, n_jobs=config.jobs,
                            progress=progress)
+        warnings = list(result.warnings) + image_warnings(adata, ctx)
         if criterion is not None:  # scored after the label-free choice: extra columns, never used to choose
             criterion.add_columns(adata, result, progress)
         rows = ws.add_clusterings(dataset, _sweep_rows(result))  # recorded first, then the file is saved
     return SweepOutcome(dataset=dataset, chosen_gamma=result.chosen, rule=result.rule, rows=_sweep_table(result),
                         n2s_knn=result.n2s_knn, n2s_mean=result.n2s_mean, clustering_ids=[r["id"] for r in rows],
-                        params=result.params, timings=result.timings)
+                        params=result.params, timings=result.timings, evidence=result.evidence or None,
+                        confidence=result.confidence, warnings=warnings)
 
 
 @dataclass

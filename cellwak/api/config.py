@@ -75,10 +75,10 @@ class ClusterConfig(GraphConfig):
     gamma: float | str = 1.0
     objective: str = "modularity"
     backend: str = "igraph"
-    n_iterations: int | None = None  # None: until stable (-1) at a given gamma, 2 per resolution of 'auto'
-    subsamples: int = 5              # 'auto': 80% subsamples per resolution
+    n_iterations: int | None = None  # None: until modularity stops improving (-1), at one gamma and in 'auto' alike
+    subsamples: int = 5              # 'auto': 80% subsamples per resolution (up to 15 where the choice is close)
     jobs: int | None = None          # 'auto': parallel Leiden processes (None: all cores, at most 8)
-    auto_gammas: str = "0.05:3:20"   # 'auto': the resolutions swept
+    auto_gammas: str = "0.05:3:30"   # 'auto': the resolutions swept: the same grid as `sweep` (tl._resolution.GRID)
 
     def check(self) -> None:
         super().check()
@@ -96,10 +96,10 @@ class ClusterConfig(GraphConfig):
 class SweepConfig(GraphConfig):
     """``cellwak sweep``: Leiden over many resolutions with label-free evidence, and a choice."""
 
-    gammas: str = "0.05:3:30"
+    gammas: str = "0.05:3:30"        # the same grid as `cluster --gamma auto` (tl._resolution.GRID)
     seeds: int = 1
     subsamples: int = 5
-    n_iterations: int = 2
+    n_iterations: int = -1           # until modularity stops improving: the policy of `cluster` too
     rule: str = "auto"
     jobs: int | None = None
     criterion: object | None = None  # an api.interactions.SweepCriterion: external scores beside the evidence, never chooses

@@ -28,17 +28,20 @@ def cluster(
         help="Leiden quality function (rber, significance and surprise need --backend leidenalg).")] = ClusterConfig.objective,
     backend: Annotated[Literal[LEIDEN_BACKENDS], typer.Option(help="Leiden implementation.")] = ClusterConfig.backend,
     n_iterations: Annotated[Optional[int], typer.Option(
-        help="Leiden iterations (-1: until modularity stops improving; default -1, or 2 per resolution with "
-             "--gamma auto).", show_default=False)] = ClusterConfig.n_iterations,
-    subsamples: Annotated[int, typer.Option(help="With --gamma auto: 80% subsamples per resolution for stability.")] = SUBSAMPLES,
+        help="Leiden iterations (default -1: until modularity stops improving, at one gamma and in the --gamma auto "
+             "sweep alike).", show_default=False)] = ClusterConfig.n_iterations,
+    subsamples: Annotated[int, typer.Option(help="With --gamma auto: 80% subsamples per resolution for stability "
+                                                 "(up to 15 where the choice is close).")] = SUBSAMPLES,
     jobs: Jobs = ClusterConfig.jobs,
     device: Device = DEFAULTS["device"],
     features: Features = DEFAULTS["features"],
 ):
     """Cluster cells: representation -> kNN graph -> Leiden at resolution gamma.
 
-    With --gamma auto, 20 resolutions from 0.05 to 3 are swept and the finest partition that stays
-    reproducible across subsamples is kept (see `cellwak sweep`). Labels are written to the dataset
+    With --gamma auto, 30 resolutions from 0.05 to 3 are swept (extended when the choice lands on an
+    edge) and the end of the stable range is kept: the same grid, rule and Leiden iterations as
+    `cellwak sweep`, so both choose the same gamma. The evidence (stability and its spread, the
+    runner-up, why it won, a confidence flag) is printed and in --json. Labels are written to the dataset
     (obs column cellwak_leiden) and recorded in the catalog; with reference labels, ARI and NMI are
     reported.
     """
@@ -82,4 +85,24 @@ def render(console, out: dict) -> None:
     if m:
         console.print(f"vs '{escape(str(out['label_column']))}' ({m['n_labelled']:,} labelled cells): "
                       f"ARI {m['ari']:.3f}  NMI {m['nmi']:.3f}")
+    render_evidence(console, out)
     console.print(f"saved as clustering #{out['clustering_id']}; labels in obs column {out['key']}")
+
+
+def render_evidence(console, out: dict) -> None:
+    """Why the resolution was chosen (``--gamma auto`` and ``sweep``), and the warnings."""
+    from rich.markup import escape
+
+    ev = out.get("evidence")
+    if ev and ev.get("chosen"):
+        c = ev["chosen"]
+        sd = f" +/- {c['stability_sd']:.3f}" if c.get("stability_sd") is not None else ""
+        flag = "[bold red]low[/]" if out.get("confidence") == "low" else "high"
+        console.print(f"evidence: stability {c['stability']:.3f}{sd} over {c['stability_n']} subsamples at gamma "
+                      f"{c['gamma']:g} ({c['n_clusters']} clusters); confidence {flag}")
+        console.print(f"why: {escape(ev['reason'])}")
+        r = ev.get("runner_up")
+        if r:
+            console.print(f"runner-up: gamma {r['gamma']:g} ({r['n_clusters']} clusters), stability {r['stability']:.3f}")
+    for w in out.get("warnings") or []:
+        console.print(f"[yellow]warning:[/] {escape(w)}")

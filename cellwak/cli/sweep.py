@@ -11,6 +11,7 @@ from ..api.config import DEFAULT_DATASET, SweepConfig
 from ..choices import GAMMA_RULES
 from ._options import DEFAULTS, Features, Dataset, Device, Jobs, K, Knn, NPcs, Rep, Seed, Weights
 from ._progress import CliProgress
+from .cluster import render_evidence
 from ._state import emit, home
 from .string import MIN_SCORE, Aliases, Condition, Criterion, Info, Links, MinScore, Pairs, render_criterion, sweep_criterion
 
@@ -19,7 +20,8 @@ def sweep(
     dataset: Dataset = DEFAULT_DATASET,
     gamma: Annotated[str, typer.Option(help="Resolutions: START:STOP:COUNT (log-spaced) or a list like 0.2,0.5,1.")] = SweepConfig.gammas,
     seeds: Annotated[int, typer.Option(help="Leiden seeds per resolution (stability across seeds when 2 or more).")] = SweepConfig.seeds,
-    subsamples: Annotated[int, typer.Option(help="Random 80% subsamples per resolution (stability across subsamples).")] = SweepConfig.subsamples,
+    subsamples: Annotated[int, typer.Option(help="Random 80% subsamples per resolution (stability across subsamples; "
+                                                 "up to 15 where the choice is close).")] = SweepConfig.subsamples,
     k: K = DEFAULTS["k"],
     seed: Seed = DEFAULTS["seed"],
     rep: Rep = DEFAULTS["rep"],
@@ -27,7 +29,8 @@ def sweep(
     knn: Knn = DEFAULTS["knn"],
     weights: Weights = DEFAULTS["weights"],
     n_iterations: Annotated[int, typer.Option(help="Leiden iterations per run (-1: until modularity stops improving).")] = SweepConfig.n_iterations,
-    rule: Annotated[Literal[GAMMA_RULES], typer.Option(help="Label-free choice of the resolution (auto = reproducible).")] = SweepConfig.rule,
+    rule: Annotated[Literal[GAMMA_RULES], typer.Option(help="Label-free choice of the resolution (auto: the rule of "
+                                                             "`cluster --gamma auto`, grid extended at an edge).")] = SweepConfig.rule,
     jobs: Jobs = SweepConfig.jobs,
     device: Device = DEFAULTS["device"],
     features: Features = DEFAULTS["features"],
@@ -62,7 +65,7 @@ def render(console, out: dict) -> None:
     labelled = bool(rows) and rows[0].get("ari") is not None
     table = Table(show_edge=False, pad_edge=False, title=f"{escape(out['dataset'])}: {len(rows)} resolutions "
                   f"in {out['timings']['total']:.1f} s", title_justify="left")
-    cols = ["gamma", "K", "Q", "n2s", "stab/seed", "stab/sub", "silh."] + (["ARI", "NMI"] if labelled else [])
+    cols = ["gamma", "K", "Q", "n2s", "stab/seed", "stab/sub", "sd", "silh."] + (["ARI", "NMI"] if labelled else [])
     for c in cols:
         table.add_column(c, justify="right")
     table.add_column("")
@@ -72,18 +75,19 @@ def render(console, out: dict) -> None:
 
     for r in rows:
         cells = [f"{r['gamma']:.3g}", str(r["n_clusters"]), f(r["modularity"]), f(r["n2s_depwak"], 4),
-                 f(r["stability_seeds"]), f(r["stability_subsample"]), f(r["silhouette"])]
+                 f(r["stability_seeds"]), f(r["stability_subsample"]), f(r.get("stability_sd")), f(r["silhouette"])]
         if labelled:
             cells += [f(r["ari"]), f(r["nmi"])]
         chosen = r["gamma"] == out["chosen_gamma"]
         table.add_row(*cells, "<- chosen" if chosen else "", style="bold" if chosen else None)
     console.print(table)
     console.print("K clusters, Q modularity, n2s the DEPWAK noise2self loss, stab/seed and stab/sub the mean ARI "
-                  "across Leiden seeds and across 80% subsamples, silh. silhouette")
+                  "across Leiden seeds and across 80% subsamples (sd: its spread), silh. silhouette")
     console.print(f"noise2self reference: kNN kernel without partition {out['n2s_knn']:.4f}, "
                   f"mean predictor {out['n2s_mean']:.4f}")
     chosen = "none" if out["chosen_gamma"] is None else f"{out['chosen_gamma']:g}"
     ids = out["clustering_ids"]
     console.print(f"chosen gamma {chosen} by the '{out['rule']}' rule (no labels used); labels in obs columns "
                   f"cellwak_leiden_g{{gamma}}, catalog rows #{ids[0]}-#{ids[-1]}")
+    render_evidence(console, out)
     render_criterion(console, out)

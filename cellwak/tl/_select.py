@@ -3,7 +3,10 @@
 Every rule sees only the table of :func:`cellwak.tl.sweep.evaluate_partitions`, never labels,
 and never picks a partition with a single cluster.
 
-``reproducible`` (the default, ``auto``): the finest partition that is still reproducible: the
+``auto`` (the default of ``sweep``, ``cluster --gamma auto`` and ``tl.leiden('auto')``): the rule
+    of :mod:`cellwak.tl._resolution` (``AUTO_RULE``), applied there with adaptive subsamples and
+    grid extension; here on a finished table it gives the same choice.
+``reproducible`` (the default before issue 14): the finest partition that is still reproducible: the
     largest resolution whose stability across subsamples is at least ``0.9 x`` the sweep's
     second-best (robust to one outlying estimate, e.g. a tiny cluster that always splits off). On the six shared datasets it picks within 10% of the oracle ARI on five
     (benchmarks/bench_gamma.py); it fails where only trivial splits are stable (raw pixels of
@@ -80,6 +83,19 @@ def rule_plateau(table: pd.DataFrame) -> float:
     return float(np.exp((logg[best[0]] + logg[best[1]]) / 2))
 
 
+def rule_auto(table: pd.DataFrame) -> float:
+    from ._resolution import AUTO_RULE, apply_rule
+
+    s = _require(table, "stability_subsample", "auto", "use --subsamples 1 or more")
+    n = table["stability_n"] if "stability_n" in table else pd.Series(np.nan, index=table.index)
+    evidence = pd.DataFrame({
+        "gamma": table["gamma"],
+        "n_clusters": table["stability_clusters"] if "stability_clusters" in table else table["n_clusters"],
+        "stability": s, "stability_sd": table.get("stability_sd", pd.Series(np.nan, index=table.index)),
+        "stability_n": n.fillna(1)}).sort_values("gamma").reset_index(drop=True)
+    return float(evidence["gamma"].iloc[apply_rule(evidence, AUTO_RULE).index])
+
+
 RULES = {
     "reproducible": rule_reproducible,
     "most-stable": rule_most_stable,
@@ -87,17 +103,17 @@ RULES = {
     "n2s": rule_n2s,
     "plateau": rule_plateau,
 }
-DEFAULT_RULE = "reproducible"
-RULES["auto"] = RULES[DEFAULT_RULE]
+DEFAULT_RULE = "auto"
+RULES["auto"] = rule_auto
 
 
 def check_rule(rule: str, seeds: int, subsamples: int) -> None:
     """Refuse, before any work, a rule the planned sweep cannot feed."""
     if rule not in RULES:
         raise InputError(f"unknown selection rule {rule!r}", f"choose one of {', '.join(RULES)}")
-    name = DEFAULT_RULE if rule == "auto" else rule
-    if name == "reproducible" and subsamples < 1:
-        raise InputError("the 'reproducible' rule (--gamma auto) needs stability across subsamples",
+    name = rule
+    if name in ("auto", "reproducible") and subsamples < 1:
+        raise InputError(f"the '{name}' rule (--gamma auto) needs stability across subsamples",
                          "use --subsamples 1 or more")
     if name == "most-stable" and seeds < 2 and subsamples < 1:
         raise InputError("the 'most-stable' rule needs stability", "use --seeds 2 or more, or --subsamples 1 or more")
@@ -107,7 +123,10 @@ def choose_gamma(table: pd.DataFrame, rule: str = "auto") -> tuple[float | None,
     """(chosen resolution, the rule's name), snapped to a swept resolution."""
     if table.empty:
         return None, rule
-    name = DEFAULT_RULE if rule == "auto" else rule
-    gamma = RULES[name](table)
+    gamma = RULES[rule](table)
     gammas = table["gamma"].to_numpy()
-    return float(gammas[np.argmin(np.abs(np.log(gammas) - np.log(gamma)))]), name
+    if rule == "auto":
+        from ._resolution import AUTO_RULE
+
+        rule = AUTO_RULE.name
+    return float(gammas[np.argmin(np.abs(np.log(gammas) - np.log(gamma)))]), rule

@@ -24,7 +24,7 @@ def cluster(adata, *, gamma=1.0, k: int = 15, seed: int = 0, rep: str | None = N
             subsamples: int = 5, n_jobs: int | None = None, neighbors_key: str | None = None, features=None,
             progress=NULL) -> ClusterResult:
     """Leiden clustering of ``adata`` at resolution ``gamma`` (a number, or ``'auto'``: a sweep of
-    ``auto_gammas`` and the label-free ``reproducible`` rule of :mod:`cellwak.tl._select`) on the
+    ``auto_gammas`` and the label-free rule of :mod:`cellwak.tl._resolution`, shared with ``sweep``) on the
     kNN graph (``k`` neighbours) of ``rep`` (an obsm key, ``'X'`` for the scaled features, or
     None: PCA with ``n_pcs`` components; ``features``: only these columns of X). ``device``: auto,
     cpu or cuda (the kNN search)."""

@@ -9,13 +9,17 @@ For every resolution gamma the sweep records
     stability_seeds                        mean pairwise ARI of partitions from different Leiden seeds
     stability_subsample                    mean ARI between the partition and partitions of random
                                            subsamples (induced subgraphs), on the shared cells
+    stability_sd, stability_n              its standard deviation and number of subsamples (5, up to
+                                           15 where the choice is close: :mod:`cellwak.tl._resolution`)
+    passed                                 whether the resolution passed the selection rule
     silhouette                             mean silhouette on the representation (seeded subsample)
 and, when the dataset has reference labels, ARI/NMI against them (reported, never used to choose).
 
 Scanpy-shaped: the graph comes from :func:`cellwak.pp.neighbors` (``neighbors_key``). Writes
 into ``adata`` (``key_added`` defaults to ``cellwak_leiden``): ``obs['{key_added}_g{gamma}']`` per
 resolution (categorical, '0' the largest cluster), ``uns['{key_added}_sweep']`` (the table, the
-chosen gamma and the rule) and ``uns['cellwak']['sweep']`` (provenance).
+chosen gamma, the rule and ``evidence_json``: the choice's evidence) and ``uns['cellwak']['sweep']``
+(provenance).
 """
 
 from __future__ import annotations
@@ -33,8 +37,9 @@ from ..graph import kernels
 from ..io import labelled_mask
 from ..metrics import compare, silhouette
 from ..progress import NULL
-from ..pp._neighbors import GraphContext, load, subsample_graphs
+from ..pp._neighbors import GraphContext, load
 from ._parallel_leiden import run_many
+from ._resolution import GRID, GRID_COUNT, MAX_SUBSAMPLES, N_ITERATIONS, SUBSAMPLE_FRACTION, SUBSAMPLES, lattice, select
 from ._select import check_rule, choose_gamma
 
 
@@ -87,6 +92,9 @@ class SweepResult:
     timings: dict = field(default_factory=dict)
     n2s_knn: float | None = None     # reference: the kNN kernel without any partition
     n2s_mean: float | None = None    # reference: predicting every cell by the mean cell
+    evidence: dict = field(default_factory=dict)   # the choice: chosen and runner-up rows, threshold, reason
+    confidence: str | None = None    # 'high' | 'low' (fragile choice), None without stability
+    warnings: list = field(default_factory=list)
 
 
 def _pairwise_ari(partitions: list[np.ndarray]) -> float:
@@ -98,37 +106,49 @@ def _pairwise_ari(partitions: list[np.ndarray]) -> float:
     return float(np.mean(scores))
 
 
-def evaluate_partitions(ctx: GraphContext, gammas, runs: dict, subsamples, *, seeds: int, seed: int,
-                        stability_base: str = "full", progress_task=None) -> pd.DataFrame:
-    """The label-free table from the Leiden runs of a sweep (``progress_task`` advances once per
-    resolution)."""
-    from sklearn.metrics import adjusted_rand_score
-
+def evaluate_partitions(ctx: GraphContext, gammas, full: dict, stability: pd.DataFrame | None, *, seeds: int, seed: int,
+                        progress_task=None) -> pd.DataFrame:
+    """The label-free table of a sweep: per resolution, what its full-graph partition looks like
+    (NaN where the full graph was not partitioned: ``--gamma auto`` above ``stability_cells``
+    cells partitions it only at the chosen resolution) and the selection's stability evidence
+    (``stability_subsample`` with its sd and number of subsamples). ``full``: (gamma, seed) ->
+    labels. ``progress_task`` advances once per resolution."""
     X = ctx.features
     S = ctx.affinity()
     rows = []
     for gamma in gammas:
-        labels = runs[(gamma, "full", seed)]
-        sizes = np.bincount(labels)
-        restricted = kernels.restrict_to_partition(S, labels)
-        depwak = kernels.noise2self_loss(X, kernels.wak(restricted, "col"))
-        C = kernels.one_hot(labels)
-        partition = kernels.blockwise_mse(X, lambda Xb: kernels.pwak_apply(C, Xb, "col"))
-        seed_parts = [runs[(gamma, "full", seed + s)] for s in range(seeds)]
-        base = runs[(gamma, stability_base, seed)]
-        sub = [adjusted_rand_score(base[cells], runs[(gamma, f"sub{r}", seed)])
-               for r, (cells, _) in enumerate(subsamples)]
-        rows.append({
-            "gamma": gamma, "n_clusters": int(len(sizes)), "smallest": int(sizes.min()), "largest": int(sizes.max()),
-            "modularity": kernels.modularity(ctx.graph, labels, gamma),
-            "n2s_depwak": depwak, "n2s_partition": partition,
-            "stability_seeds": _pairwise_ari(seed_parts),
-            "stability_subsample": float(np.mean(sub)) if sub else float("nan"),
-            "silhouette": silhouette(ctx.rep, labels, seed=seed),
-        })
+        row = {"gamma": gamma}
+        labels = full.get((gamma, seed))
+        if labels is not None:
+            sizes = np.bincount(labels)
+            restricted = kernels.restrict_to_partition(S, labels)
+            C = kernels.one_hot(labels)
+            row.update({
+                "n_clusters": int(len(sizes)), "smallest": int(sizes.min()), "largest": int(sizes.max()),
+                "modularity": kernels.modularity(ctx.graph, labels, gamma),
+                "n2s_depwak": kernels.noise2self_loss(X, kernels.wak(restricted, "col")),
+                "n2s_partition": kernels.blockwise_mse(X, lambda Xb: kernels.pwak_apply(C, Xb, "col")),
+                "stability_seeds": _pairwise_ari([full[(gamma, seed + s)] for s in range(seeds)]),
+                "silhouette": silhouette(ctx.rep, labels, seed=seed)})
+        rows.append(row)
         if progress_task is not None:
             progress_task.advance()
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    for col in ("n_clusters", "smallest", "largest", "modularity", "n2s_depwak", "n2s_partition", "stability_seeds",
+                "silhouette"):
+        if col not in table:
+            table[col] = np.nan
+    if stability is not None:
+        ev = stability.set_index("gamma")
+        table["stability_subsample"] = table["gamma"].map(ev["stability"])
+        table["stability_sd"] = table["gamma"].map(ev["stability_sd"])
+        table["stability_n"] = table["gamma"].map(ev["stability_n"])
+        table["passed"] = table["gamma"].map(ev["passed"]).astype(bool)
+        if table["n_clusters"].isna().any() or not np.array_equal(table["n_clusters"].to_numpy(), ev.loc[table["gamma"], "n_clusters"].to_numpy()):
+            table["stability_clusters"] = table["gamma"].map(ev["n_clusters"])  # measured on a subset graph
+    else:
+        table["stability_subsample"] = np.nan
+    return table
 
 
 STABILITY_CELLS = 20_000
@@ -145,8 +165,8 @@ def stability_graph(ctx: GraphContext, cells: int, seed: int):
     return build_graph(sub_knn, weights=ctx.params["weights"], symmetrize_how=ctx.params["symmetrize"])
 
 
-def check_sweep(gammas, *, seeds: int = 1, subsamples: int = 5, subsample_fraction: float = 0.8,
-                rule: str = "auto", n_iterations: int = 2) -> list[float]:
+def check_sweep(gammas, *, seeds: int = 1, subsamples: int = SUBSAMPLES, subsample_fraction: float = SUBSAMPLE_FRACTION,
+                rule: str = "auto", n_iterations: int = N_ITERATIONS) -> list[float]:
     """Refuse settings that cannot work (one line each); the sorted resolutions."""
     gammas = sorted(set(float(g) for g in gammas))
     if not gammas or any(not 0 < g < math.inf for g in gammas):
@@ -166,66 +186,81 @@ def check_sweep(gammas, *, seeds: int = 1, subsamples: int = 5, subsample_fracti
     return gammas
 
 
-def run_sweep(adata, ctx: GraphContext, gammas, *, key_added: str = KEY, seeds: int = 1, subsamples: int = 5,
-              subsample_fraction: float = 0.8, n_iterations: int = 2, rule: str = "auto", seed: int = 0,
-              n_jobs: int | None = None, stability_cells: int = STABILITY_CELLS, progress=NULL) -> SweepResult:
+def run_sweep(adata, ctx: GraphContext, gammas, *, key_added: str = KEY, seeds: int = 1, subsamples: int = SUBSAMPLES,
+              subsample_fraction: float = SUBSAMPLE_FRACTION, n_iterations: int = N_ITERATIONS, rule: str = "auto",
+              seed: int = 0, n_jobs: int | None = None, stability_cells: int = STABILITY_CELLS,
+              partition_all: bool = True, progress=NULL) -> SweepResult:
     """The sweep on the graph of ``ctx``; writes its keys into ``adata`` and returns the result.
 
-    Stability across subsamples is measured on the full graph up to ``stability_cells`` cells;
-    above that, on the kNN graph of a random subset of that many cells (each resolution's
-    partition itself always comes from the full graph). Leiden runs ``n_iterations`` iterations
-    (2, scanpy's choice for sweeps: at 100,000 cells a 20-resolution sweep takes 53 s with 2 and
-    86 s iterating until stable)."""
+    The resolution is chosen by :func:`cellwak.tl._resolution.select` (the path every face
+    shares): stability across subsamples, measured on the full graph up to ``stability_cells``
+    cells and above that on the kNN graph of a random subset of that many cells. Each
+    resolution's partition of the full graph is computed when ``partition_all`` (``sweep``), or
+    only at the chosen one above ``stability_cells`` cells (``--gamma auto``: the choice is the
+    same, only the full-graph columns of the other resolutions are left empty)."""
     gammas = check_sweep(gammas, seeds=seeds, subsamples=subsamples,
                          subsample_fraction=subsample_fraction, rule=rule, n_iterations=n_iterations)
     provenance.seed_everything(seed)
     t0 = time.perf_counter()
-    base = "full"
-    graphs = {"full": ctx.graph}
+    base, graph = "full", ctx.graph
     if subsamples and ctx.n > stability_cells:
         base = "stability"
         with progress.task(f"stability graph ({stability_cells:,} cells)", total=1) as task:
-            graphs[base] = stability_graph(ctx, stability_cells, seed + 2)
+            graph = stability_graph(ctx, stability_cells, seed + 2)
             task.advance()
-    subs = subsample_graphs(graphs[base], subsamples, subsample_fraction, seed + 1)
-    graphs.update({f"sub{r}": g for r, (_, g) in enumerate(subs)})
-    tasks = [("full", g, seed + s, n_iterations) for g in gammas for s in range(seeds)]
-    if base != "full":
-        tasks += [(base, g, seed, n_iterations) for g in gammas]
-    tasks += [(f"sub{r}", g, seed, n_iterations) for g in gammas for r in range(len(subs))]
     t = time.perf_counter()
-    with progress.task(f"Leiden x {len(tasks)} ({len(gammas)} resolutions)", total=len(tasks)) as task:
-        labels = run_many(graphs, tasks, n_jobs=n_jobs, progress_task=task)
-    runs = {(g_, gid, s): lab for (gid, g_, s, _), lab in zip(tasks, labels)}
+    selection = None
+    if subsamples:
+        selection = select(graph, gammas, seed=seed, subsamples=subsamples, fraction=subsample_fraction, base=base,
+                           n_jobs=n_jobs, n_iterations=n_iterations, progress=progress,
+                           extend=rule == "auto" and gammas == lattice(0, GRID_COUNT - 1))  # a grid the user gave is kept
+        gammas = sorted(selection.table["gamma"])
+    full = {(g, seed): lab for g, lab in selection.labels.items()} if selection and base == "full" else {}
+    wanted = gammas if partition_all or selection is None else [selection.chosen]
+    tasks = [("full", g, seed + s, n_iterations) for g in wanted for s in range(seeds) if (g, seed + s) not in full]
+    if tasks:
+        with progress.task(f"Leiden x {len(tasks)} on the full graph", total=len(tasks)) as task:
+            out = run_many({"full": ctx.graph}, tasks, n_jobs=n_jobs, progress_task=task)
+        full.update({(g, s): lab.astype(np.int64) for (_, g, s, _), lab in zip(tasks, out)})
     timings = {**ctx.timings, "leiden": time.perf_counter() - t}
     t = time.perf_counter()
     with progress.task("scoring resolutions", total=len(gammas) + 1) as task:
-        table = evaluate_partitions(ctx, gammas, runs, subs, seeds=seeds, seed=seed, stability_base=base,
+        table = evaluate_partitions(ctx, gammas, full, selection.table if selection else None, seeds=seeds, seed=seed,
                                     progress_task=task)
         X = ctx.features
         n2s_knn = kernels.noise2self_loss(X, kernels.wak(ctx.affinity(), "col"))
         n2s_mean = kernels.blockwise_mse(X, lambda Xb: np.broadcast_to(Xb.mean(axis=0), Xb.shape))
         task.advance()
     timings["scoring"] = time.perf_counter() - t
-    chosen, used_rule = choose_gamma(table, rule)
+    if rule == "auto":
+        chosen, used_rule = selection.chosen, selection.rule
+    else:
+        chosen, used_rule = choose_gamma(table, rule)
     true, mask = labelled_mask(adata)
     if true is not None and mask.any():
-        scores = [compare(true, runs[(g, "full", seed)], mask) for g in table["gamma"]]
+        scores = [compare(true, full[(g, seed)], mask) if (g, seed) in full else {"ari": np.nan, "nmi": np.nan}
+                  for g in table["gamma"]]
         table["ari"] = [s["ari"] for s in scores]
         table["nmi"] = [s["nmi"] for s in scores]
     timings["total"] = time.perf_counter() - t0
-    params = {**ctx.params, "gammas": gammas, "seeds": seeds, "subsamples": subsamples,
+    evidence = selection.evidence() if selection else {}
+    if evidence and rule != "auto":
+        evidence.update(rule=used_rule, reason=f"chosen by the '{used_rule}' rule (asked with --rule)")
+    params = {**ctx.params, "gammas": gammas, "seeds": seeds, "subsamples": subsamples, "max_subsamples": MAX_SUBSAMPLES,
               "subsample_fraction": subsample_fraction, "stability_cells": min(ctx.n, stability_cells) if subsamples else 0,
               "n_iterations": n_iterations, "objective": "modularity",
               "backend": "igraph", "rule": used_rule, "seed": seed, "key_added": key_added}
-    result = SweepResult(table=table, labels={g: runs[(g, "full", seed)] for g in gammas}, chosen=chosen,
+    result = SweepResult(table=table, labels={g: full[(g, seed)] for g in gammas if (g, seed) in full}, chosen=chosen,
                          rule=used_rule, params=params, timings={k_: round(v, 3) for k_, v in timings.items()},
-                         n2s_knn=n2s_knn, n2s_mean=n2s_mean)
+                         n2s_knn=n2s_knn, n2s_mean=n2s_mean, evidence=evidence,
+                         confidence=evidence.get("confidence"), warnings=list(evidence.get("warnings", [])))
     write_sweep(adata, result, key_added)
     return result
 
 
 def write_sweep(adata, result: SweepResult, key_added: str = KEY) -> None:
+    import json
+
     for g, lab in result.labels.items():
         n = int(lab.max()) + 1
         adata.obs[gamma_key(g, key_added)] = pd.Categorical(lab.astype(str), categories=[str(i) for i in range(n)])
@@ -233,19 +268,22 @@ def write_sweep(adata, result: SweepResult, key_added: str = KEY) -> None:
         "table": {c: result.table[c].to_numpy() for c in result.table.columns},
         "chosen_gamma": float(result.chosen) if result.chosen is not None else float("nan"),
         "rule": result.rule, "n2s_knn": float(result.n2s_knn), "n2s_mean": float(result.n2s_mean),
+        "evidence_json": json.dumps(result.evidence),
         "neighbors_key": result.params.get("neighbors_key", "cellwak_neighbors")}
     adata.uns.setdefault("cellwak", {})["sweep"] = provenance.record(
-        "sweep", result.params, seed=result.params["seed"], seconds=result.timings.get("total"))
+        "sweep", {**result.params, "evidence_json": json.dumps(result.evidence)}, seed=result.params["seed"],
+        seconds=result.timings.get("total"))
 
 
-def sweep(adata, resolutions="0.05:3:30", *, neighbors_key: str | None = None, key_added: str = KEY, seeds: int = 1,
-          subsamples: int = 5, subsample_fraction: float = 0.8, n_iterations: int = 2, rule: str = "auto",
-          random_state: int = 0, n_jobs: int | None = None, stability_cells: int = STABILITY_CELLS,
+def sweep(adata, resolutions=GRID, *, neighbors_key: str | None = None, key_added: str = KEY, seeds: int = 1,
+          subsamples: int = SUBSAMPLES, subsample_fraction: float = SUBSAMPLE_FRACTION, n_iterations: int = N_ITERATIONS,
+          rule: str = "auto", random_state: int = 0, n_jobs: int | None = None, stability_cells: int = STABILITY_CELLS,
           copy: bool = False, progress=NULL):
     """Leiden at every resolution of ``resolutions`` (``START:STOP:COUNT`` log-spaced, a list like
     ``0.2,0.5,1``, or a sequence of numbers) on the graph of :func:`cellwak.pp.neighbors`, with the
-    label-free evidence of the module docstring and the resolution chosen by ``rule``
-    (:mod:`cellwak.tl._select`). Read the table with :func:`sweep_table`.
+    label-free evidence of the module docstring and the resolution chosen by ``rule`` (``auto``:
+    :mod:`cellwak.tl._resolution`, the same choice as ``leiden(resolution='auto')``; the grid is
+    extended when the choice lands on its edge). Read the table with :func:`sweep_table`.
     Returns None, or a modified copy with ``copy=True``."""
     adata = adata.copy() if copy else adata
     gammas = parse_gammas(resolutions) if isinstance(resolutions, str) else list(resolutions)

@@ -1,0 +1,182 @@
+"""One label-free resolution path (issue 14): the same choice from every face, the rule's
+structure, adaptive subsamples, grid extension, honest evidence and the images hint."""
+
+from __future__ import annotations
+
+import json
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+
+from cellwak import api
+from cellwak.tl import _resolution as res
+
+
+def _blobs_csv(path, n=360, groups=6, dim=8, seed=0):
+    """Well separated Gaussian groups (one level of structure), written as a user's CSV."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 12, size=(groups, dim))
+    labels = rng.integers(0, groups, size=n)
+    X = centres[labels] + rng.normal(size=(n, dim))
+    table = pd.DataFrame(X, columns=[f"f{i}" for i in range(dim)])
+    table["label"] = [f"g{v}" for v in labels]
+    table.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def blobs_file(tmp_path_factory):
+    return _blobs_csv(tmp_path_factory.mktemp("res") / "blobs.csv")
+
+
+def test_cluster_auto_sweep_and_tl_leiden_make_the_same_choice(blobs_file, tmp_path):
+    """Same data, same seed, CLI defaults: `cluster --gamma auto`, `sweep` and cw.tl.leiden('auto')
+    choose the same gamma on the same grid, and the chosen partitions are identical."""
+    import cellwak as cw
+    from cellwak.io import ReadOptions, read
+
+    home = tmp_path / "home"
+    api.add_dataset(home, blobs_file, name="blobs", options=ReadOptions(label="label"))
+    auto = api.cluster(home, "blobs", api.ClusterConfig(gamma="auto", seed=3, jobs=1))
+    swept = api.sweep(home, "blobs", api.SweepConfig(seed=3, jobs=1))
+    a = read(blobs_file, ReadOptions(label="label"))
+    cw.pp.neighbors(a, random_state=3)
+    cw.tl.leiden(a, resolution="auto", random_state=3, n_jobs=1)
+    in_memory = a.uns["cellwak_leiden"]["params"]["resolution"]
+    assert auto.gamma == swept.chosen_gamma == in_memory
+    assert [r["gamma"] for r in auto.sweep] == [r["gamma"] for r in swept.rows]  # one grid
+    assert len(auto.sweep) >= res.GRID_COUNT
+    ws = cw.Workspace(home)
+    labels_auto = ws.load("blobs").obs["cellwak_leiden"].to_numpy()
+    assert np.array_equal(labels_auto, a.obs["cellwak_leiden"].to_numpy())
+    assert auto.evidence["chosen"]["gamma"] == auto.gamma and swept.evidence["chosen"] == auto.evidence["chosen"]
+    assert auto.metrics["ari"] > 0.95 and auto.n_clusters == 6
+
+
+def test_one_leiden_policy_a_fixed_gamma_equals_the_sweeps_partition(blobs_file, tmp_path):
+    """`cluster --gamma g` and the sweep's partition at g come from the same Leiden iterations."""
+    from cellwak.io import ReadOptions
+
+    home = tmp_path / "home"
+    api.add_dataset(home, blobs_file, name="blobs", options=ReadOptions(label="label"))
+    swept = api.sweep(home, "blobs", api.SweepConfig(gammas="0.5,2.5", subsamples=1, seed=1, jobs=1))
+    assert swept.params["n_iterations"] == api.ClusterConfig().n_iterations or api.ClusterConfig().n_iterations is None
+    import cellwak as cw
+
+    ws = cw.Workspace(home)
+    for g in (0.5, 2.5):
+        one = api.cluster(home, "blobs", api.ClusterConfig(gamma=g, seed=1, jobs=1))
+        data = ws.load("blobs")
+        assert one.params["n_iterations"] == swept.params["n_iterations"] == res.N_ITERATIONS
+        assert np.array_equal(data.obs["cellwak_leiden"].astype(int).to_numpy(),
+                              data.obs[f"cellwak_leiden_g{g:g}"].astype(int).to_numpy())
+
+
+def _table(stability, clusters, sd=0.01, n=5):
+    gammas = res.lattice(0, len(stability) - 1)
+    return pd.DataFrame({"gamma": gammas, "n_clusters": clusters, "stability": stability,
+                         "stability_sd": sd, "stability_n": n})
+
+
+def test_an_isolated_pass_at_high_resolution_is_not_chosen():
+    """Stability that rises again on one fine resolution (tiling a continuum) does not win: the
+    end of the stable range does."""
+    s = [1.0, 1.0, 0.97, 0.97, 0.96, 0.80, 0.70, 0.72, 0.95, 0.70, 0.65]
+    k = [2, 2, 4, 4, 4, 6, 8, 10, 12, 14, 16]
+    d = res.apply_rule(_table(s, k), res.AUTO_RULE)
+    assert d.index == 4 and d.runner_up == 5
+    assert res.apply_rule(_table(s, k), res.Rule(0.9, "second", "neighbour")).index == 4
+    point = res.apply_rule(_table(s, k), res.Rule(0.9, "second", "point"))
+    assert point.index == 8  # the old rule's failure mode, for contrast
+
+
+def test_close_calls_are_the_rows_near_the_threshold():
+    s = [1.0, 0.98, 0.90, 0.60]
+    t = _table(s, [2, 3, 4, 5], sd=[0.0, 0.01, 0.05, 0.01])
+    rule = res.Rule(0.9, "second", "point")
+    assert res.close_calls(t, rule) == [2]  # 0.90 vs 0.882 within 2 se = 0.045; the others are far
+
+
+def _graph(n=300, groups=5, seed=0):
+    from cellwak.graph.build import build_graph
+    from cellwak.graph.knn import exact_knn
+
+    rng = np.random.default_rng(seed)
+    X = (rng.normal(0, 10, size=(groups, 6))[rng.integers(0, groups, n)] + rng.normal(size=(n, 6))).astype(np.float32)
+    return build_graph(exact_knn(X, 15), weights="binary", symmetrize_how="union")
+
+
+def test_a_choice_on_the_grid_edge_extends_the_default_grid_or_warns():
+    G = _graph()
+    low = res.lattice(-40, -35)  # far too coarse: every resolution still merges the groups
+    kept = res.select(G, low, seed=0, subsamples=3, max_subsamples=3, n_jobs=1, extend=False)
+    assert kept.chosen == max(low) and kept.confidence == "low"
+    assert kept.warnings and "finest one swept" in kept.warnings[0] and not kept.extended
+    grown = res.select(G, low, seed=0, subsamples=3, max_subsamples=3, n_jobs=1, extend=True)
+    assert grown.extended and min(grown.extended) > max(low)
+    assert len(grown.table) == len(low) + len(grown.extended)
+
+
+def test_adaptive_subsamples_measure_close_calls_again():
+    G = _graph(seed=1)
+    sel = res.select(G, res.lattice(0, 29), seed=0, subsamples=3, max_subsamples=9, n_jobs=1, extend=False)
+    n = sel.table["stability_n"].to_numpy()
+    assert set(n) <= {3, 9}
+    near = np.abs(sel.table["stability"] - sel.threshold) < 2 * sel.table["stability_sd"] / np.sqrt(3)
+    assert (n[near.to_numpy() & (sel.table["n_clusters"] >= 2).to_numpy()] == 9).all()
+    ev = sel.evidence()
+    assert ev["chosen"]["gamma"] == sel.chosen and len(ev["resolutions"]) == len(sel.table)
+    json.dumps(ev, allow_nan=False)
+
+
+def test_images_on_raw_pixels_get_the_train_dino_hint():
+    import cellwak as cw
+
+    rng = np.random.default_rng(0)
+    imgs = (rng.random((120, 1, 6, 6)) * 255).astype(np.uint8)
+    imgs[:60] //= 4
+    a = ad.AnnData(X=imgs.reshape(120, -1).astype(np.float32))
+    a.obsm["images"] = imgs
+    res_pixels = cw.tl.cluster(a.copy(), gamma="auto", n_pcs=10, n_jobs=1, auto_gammas="0.2,0.5,1")
+    assert any("train dino" in w for w in res_pixels.warnings)
+    b = a.copy()
+    b.obsm["X_dino"] = rng.normal(size=(120, 4)).astype(np.float32)
+    res_learned = cw.tl.cluster(b, gamma="auto", rep="X_dino", n_jobs=1, auto_gammas="0.2,0.5,1")
+    assert not any("train dino" in w for w in res_learned.warnings)
+
+
+def test_cli_prints_the_evidence_and_json_carries_it(cli, blobs_file):
+    assert cli("data", "add", blobs_file, "--name", "blobs", "--label", "label").code == 0
+    r = cli("--json", "cluster", "-d", "blobs", "--gamma", "auto", "--jobs", "1")
+    assert r.code == 0
+    out = r.json()
+    assert out["confidence"] in ("high", "low") and isinstance(out["warnings"], list)
+    ev = out["evidence"]
+    assert ev["chosen"]["gamma"] == out["gamma"] and ev["chosen"]["stability_n"] >= 5 and ev["reason"]
+    assert len(ev["resolutions"]) == len(out["sweep"])
+    text = cli("cluster", "-d", "blobs", "--gamma", "auto", "--jobs", "1").out
+    assert "why: finest resolution" in text and "confidence" in text
+
+
+def test_auto_with_no_subsamples_is_refused_before_any_work(cli, blobs_file, home):
+    from conftest import snapshot
+
+    assert cli("data", "add", blobs_file, "--name", "blobs", "--label", "label").code == 0
+    before = snapshot(home)
+    r = cli("cluster", "-d", "blobs", "--gamma", "auto", "--subsamples", "0")
+    assert r.code == 2 and "--subsamples 1 or more" in r.err and len(r.err.strip().splitlines()) == 1
+    assert snapshot(home) == before
+
+
+def test_confidence_is_low_when_resampled_evidence_changes_the_choice():
+    k = np.array([2, 3, 3, 3, 6, 8, 10])
+    firm = [[1.0] * 5, [0.98, 0.99, 0.97, 0.99, 0.98], [0.97] * 5, [0.96, 0.97, 0.98, 0.96, 0.97],
+            [0.5, 0.55, 0.6, 0.52, 0.58], [0.5] * 5, [0.45] * 5]
+    assert res.agreement(firm, k, res.AUTO_RULE, 3) == 1.0
+    # the 6-cluster level passes on some subsamples and fails on others: the choice flips under resampling
+    shaky = firm[:4] + [[1.0, 1.0, 1.0, 0.5, 0.8], [1.0, 1.0, 1.0, 0.5, 0.8], [0.45] * 5]
+    chosen = res.apply_rule(_table([np.mean(x) for x in shaky], k), res.AUTO_RULE).index
+    assert k[chosen] == 6  # 0.86 >= 0.875 x 0.98 on the means ...
+    assert res.agreement(shaky, k, res.AUTO_RULE, 6) < res.CONFIDENT  # ... but not on most resamples
