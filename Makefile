@@ -9,9 +9,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.cellwak-installed
 TORCH  := torch==2.13.0
 R_APT  := r-base-core r-base-dev r-cran-ggplot2 r-bioc-complexheatmap r-cran-igraph r-cran-uwot \
-          r-cran-jsonlite r-cran-ragg r-cran-circlize r-cran-data.table
+          r-cran-jsonlite r-cran-ragg r-cran-circlize r-cran-data.table r-cran-svglite r-cran-ggrepel
 
-.PHONY: demo test setup r rpy2 julia bench clean
+.PHONY: demo test setup r rpy2 julia tools bench clean
 
 demo: setup
 	$(BIN)/cellwak cluster --gamma 1.0
@@ -23,7 +23,18 @@ test: setup
 	@if [ -x .cache/julia/bin/julia ]; then .cache/julia/bin/julia --startup-file=no julia/test/runtests.jl; \
 	  else echo "Julia not available: julia/test/runtests.jl skipped"; fi
 
-setup: $(STAMP) r rpy2 julia
+setup: $(STAMP) r rpy2 julia tools
+
+# tmux (optional): the dashboard's real-terminal test runs `cellwak tui` inside it (skipped without it).
+tools:
+	@if command -v tmux >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "tmux: installing from apt"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tmux >/dev/null) \
+	    || echo "tmux could not be installed: the dashboard's terminal test will be skipped"; \
+	else \
+	  echo "tmux is not installed (optional, for the dashboard's terminal test): sudo apt-get install -y tmux"; \
+	fi
 
 # Python: torch is installed first and pinned, so no dependency can pull a multi-GB CUDA build.
 $(STAMP): pyproject.toml
@@ -34,14 +45,15 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 # R (optional; plots and STRING analysis): from Debian's packages, never from CRAN.
+# Every package of R_APT is checked (dpkg), so an R installed before a package was added gets it too.
 r:
-	@if command -v Rscript >/dev/null 2>&1; then \
+	@if command -v Rscript >/dev/null 2>&1 && { ! command -v dpkg >/dev/null 2>&1 || dpkg -s $(R_APT) >/dev/null 2>&1; }; then \
 	  echo "R: $$(Rscript --version 2>&1 | head -n1)"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	  echo "R: installing from apt"; \
+	  echo "R: installing R and its packages from apt"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(R_APT) >/dev/null; \
 	else \
-	  echo "R is not installed (optional). To install it: sudo apt-get install -y --no-install-recommends $(R_APT)"; \
+	  echo "R or some of its packages are not installed (optional). To install them: sudo apt-get install -y --no-install-recommends $(R_APT)"; \
 	fi
 
 # rpy2 must be 3.5.17 for Debian's R 4.2 (newer rpy2 fails to import: undefined symbol R_getVar).

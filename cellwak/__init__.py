@@ -16,7 +16,7 @@ import importlib
 from ._version import __version__
 
 _SUBMODULES = {"api", "io", "pp", "tl", "graph", "metrics", "store", "datasets", "provenance", "errors", "train", "runs",
-               "models"}
+               "models", "pl"}
 
 
 def __getattr__(name):

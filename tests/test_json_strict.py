@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from cellwak.jsonable import dumps, jsonable
+from cellwak.tl._resolution import AUTO_RULE
 
 
 def _refuse(constant):
@@ -89,11 +90,13 @@ def test_every_json_answer_of_every_command_is_strict(cli, workspace):
         ("string", ["string", "-d", "cells", "--condition", "type", "--pairs", _pairs(tmp), "--permutations", "20"]),
         ("classify", ["classify", "-d", "cells", "--label", "type", "--trees", "10"]),
         ("markers", ["markers", "-d", "cells", "--top", "3"]),
+        ("plot", ["plot", "heatmap", "-d", "cells", "--out", tmp / "heatmap.svg"]),  # without R: refused, as JSON
         ("clusters list", ["clusters", "list"]),
         ("clusters show", ["clusters", "show", "1"]),
         ("clusters prune", ["clusters", "prune", "-d", "cells"]),
         ("clusters rm", ["clusters", "rm", "1"]),
         ("doctor", ["doctor", "--no-r", "--no-julia"]),
+        ("tui", ["tui", "-d", "cells"]),  # --json: what the dashboard would open
         ("train ae", ["train", "ae", "-d", "cells", "--epochs", "2", "--threads", "1"]),
         ("train deepwak", ["train", "deepwak", "-d", "cells", "--epochs", "1", "--heads", "1", "--threads", "1"]),
         ("train vime", ["train", "vime", "-d", "cells", "--epochs", "1", "--threads", "1"]),
@@ -123,7 +126,8 @@ def test_every_json_answer_of_every_command_is_strict(cli, workspace):
         answers[path] = answer
         seen.add(path)
     assert seen - {""} == _commands(), f"commands without a JSON check: {sorted(_commands() - seen)}"
-    assert answers["cluster"]["gamma_rule"] == "reproducible" and answers["cluster"]["sweep"]
+    assert answers["cluster"]["gamma_rule"] == AUTO_RULE.name and answers["cluster"]["sweep"]
+    assert answers["cluster"]["confidence"] in ("high", "low") and answers["cluster"]["evidence"]["chosen"]
     assert any(v is None for row in answers["sweep"]["rows"] for v in row.values())  # NaN stability -> null
     assert answers["data show"]["n_obs"] == 600 and answers["data show"]["n_vars"] == 12
     assert answers["runs show"]["progress"]["fraction"] == 1.0 and answers["runs export"]["rows"] > 0

@@ -14,14 +14,14 @@ PACKAGE = ROOT / "cellwak"
 
 # DESIGN.md's layers, lowest first; a module may import its own layer and the ones below.
 LAYERS = {
-    0: {"_version", "errors", "progress", "provenance", "device", "resources", "choices", "jsonable", "atomic"},
+    0: {"_version", "errors", "progress", "provenance", "device", "resources", "choices", "jsonable", "atomic", "terminal"},
     1: {"backends"},
     2: {"io"},
     3: {"datasets"},
     4: {"store"},
     5: {"train"},
     6: {"graph", "models", "metrics"},
-    7: {"pp", "tl", "runs"},
+    7: {"pp", "tl", "runs", "pl"},
     8: {"api"},
     9: {"cli", "__main__"},
 }

@@ -36,6 +36,9 @@ _OPERATIONS = {
     "score_interactions": "interactions", "InteractionsConfig": "interactions", "SweepCriterion": "interactions",
     "embed": "embedding",
     "markers": "cluster_markers", "MarkersConfig": "cluster_markers",  # api.markers: a module of that name would shadow it
+    "plot": "plots", "PlotConfig": "plots",  # R figures (issue 13); module named plots, not plot
+    "crops": "views", "embedding_sample": "views", "run_curves": "views", "sweep_profile": "views",
+    "dashboard_target": "views", "terminal_graphics": "installation", "devices": "installation",
 }
 
 

@@ -28,6 +28,7 @@ class DatasetSummary(Result):
     representations: list | None = None            # obsm keys (show only)
     obs_columns: list | None = None                # (show only)
     clusterings: list | None = None                # catalog rows, short (show only)
+    n_clusterings: int | None = None               # (list with details, and show)
 
     def to_dict(self) -> dict:
         out = super().to_dict()
@@ -57,12 +58,26 @@ class DatasetList(Result):
     builtin_available: list[dict]
 
 
-def list_datasets(ws=None) -> DatasetList:
-    """The workspace's datasets and the built-in ones not added yet."""
+def list_datasets(ws=None, *, details: bool = False) -> DatasetList:
+    """The workspace's datasets and the built-in ones not added yet; with ``details``, each
+    dataset's stored representations and its number of clusterings too (one small read each)."""
     from ..datasets import BUILTIN
 
     ws = open_workspace(ws)
-    rows = [_summary(r) for r in ws.datasets()]
+    catalog = ws.datasets()
+    rows = [_summary(r) for r in catalog]
+    if details:
+        from ..io.partial import obsm_shapes
+
+        counts = {}
+        for c in ws.clusterings():
+            counts[c["dataset"]] = counts.get(c["dataset"], 0) + 1
+        for s, r in zip(rows, catalog):
+            try:
+                s.representations = sorted(k for k in obsm_shapes(ws.home / r["artifact"]) if k != "images")
+            except OSError:  # a damaged file: the list still shows the dataset (doctor says what is wrong)
+                s.representations = None
+            s.n_clusterings = counts.get(s.name, 0)
     names = {r.name for r in rows}
     available = [{"name": n, "description": s["description"]} for n, s in BUILTIN.items() if n not in names]
     return DatasetList(home=str(ws.home), datasets=rows, builtin_available=available)
@@ -95,6 +110,7 @@ def show_dataset(ws, name: str) -> DatasetSummary:
         s.obs_columns = sorted(k for k in f.get("obs", {}).keys() if not k.startswith("_"))
     s.clusterings = [{"id": c["id"], "key": c["key"], "method": c["method"], "n_clusters": c["n_clusters"],
                       "params": c["params"], "metrics": c["metrics"]} for c in ws.clusterings(name)]
+    s.n_clusterings = len(s.clusterings)
     return s
 
 

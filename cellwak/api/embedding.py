@@ -28,10 +28,12 @@ class EmbedConfig(_Config):
     def check(self) -> None:
         _one_of("--method", self.method, ("umap", "pca"))
         _device(self.device)
-        if self.k < 1:
-            from ..errors import InputError
+        from ..errors import InputError
 
+        if self.k < 1:
             raise InputError(f"--k must be at least 1, got {self.k}")
+        if not 0 <= self.min_dist <= self.spread or not self.spread > 0:  # before any graph is built
+            raise InputError(f"--min-dist {self.min_dist:g} must lie between 0 and --spread {self.spread:g}")
 
 
 @dataclass

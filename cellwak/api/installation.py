@@ -23,6 +23,12 @@ def torch_status() -> dict:
     return out
 
 
+def devices() -> dict:
+    """The devices a training run can use: torch's status (``device``, and ``gpus`` by name when
+    CUDA is present), what the dashboard's run form offers."""
+    return torch_status()
+
+
 def tui_status() -> dict:
     """The dashboard counts as present only when its application module is installed."""
     import importlib.util
@@ -34,6 +40,14 @@ def tui_status() -> dict:
         return {"status": "missing", "location": str(package),
                 "detail": "the Textual dashboard (`cellwak tui`) is not built yet; use the command line"}
     return {"status": "ok", "location": str(package)}
+
+
+def terminal_graphics() -> dict:
+    """What this terminal can draw (:func:`cellwak.terminal.graphics_support`): how the dashboard
+    shows crops."""
+    from ..terminal import graphics_support
+
+    return graphics_support()
 
 
 def check_workspace(home=None, *, repair: bool = False) -> dict:
@@ -83,6 +97,7 @@ def collect(home=None, *, check_r: bool = True, check_julia: bool = True, worksp
         "r": r.status() if check_r else {"status": "skipped"},
         "julia": julia.status() if check_julia else {"status": "skipped"},
         "tui": tui_status(),
+        "terminal": terminal_graphics(),
     }
     missing_resources = [k for k, v in resources.items() if v is None]
     if missing_resources:

@@ -118,7 +118,7 @@ def embedding_sample(ws, dataset: str, *, basis: str | None = None, clustering_i
                      max_points: int = 4000, seed: int = 0, with_clusters: bool = True) -> EmbeddingSample:
     """A seeded sample of at most ``max_points`` cells of a 2-D layout (default: the first of
     :data:`LAYOUTS` stored), with the clusters of a recorded clustering (default: the latest)."""
-    from ..io.partial import obsm_rows, obsm_shapes
+    from ..io.partial import obsm_columns, obsm_shapes
 
     if not 1 <= max_points <= MAX_POINTS:
         raise InputError(f"max_points must be between 1 and {MAX_POINTS}, got {max_points}")
@@ -141,7 +141,7 @@ def embedding_sample(ws, dataset: str, *, basis: str | None = None, clustering_i
                                clustering_id=None if record is None else int(record["id"]),
                                hint=f"no 2-D layout yet: compute one with `cellwak embed umap -d {dataset}`")
     chosen = _sample(np.arange(n_total), max_points, seed)
-    xy = np.asarray(obsm_rows(_artifact(ws, row), basis, chosen)[:, :2], dtype=np.float64)
+    xy = np.asarray(obsm_columns(_artifact(ws, row), basis, 2)[chosen], dtype=np.float64)
     return EmbeddingSample(dataset=dataset, basis=basis, available=available,
                            clustering_id=None if record is None else int(record["id"]), n_total=n_total,
                            n_shown=int(chosen.size), seed=seed, x=xy[:, 0].round(5).tolist(),

@@ -57,10 +57,16 @@ def _register():
 
     app.command("enrich")(enrich.enrich)
     app.command("string")(string.string)
+    from . import plot  # noqa: PLC0415 (issue 13: figures drawn by R)
+
+    app.command("plot")(plot.plot)
     app.add_typer(embed.app, name="embed")
     app.add_typer(clusters.app, name="clusters")
     app.command("dewak")(dewak.dewak)
     app.command("doctor")(doctor.doctor)
+    from . import tui  # noqa: PLC0415 (issue 12: the dashboard)
+
+    app.command("tui")(tui.tui)
     train.app.command("deepwak")(deepwak.deepwak)
     train.app.command("vime")(vime.vime)
     train.app.command("mevae")(mevae.mevae)

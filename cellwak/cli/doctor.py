@@ -87,5 +87,8 @@ def render(console, rep: dict) -> None:
         console.print(f"  juliacall {mark[jc['status']]}" + detail(jc))
     tui = rep["tui"]
     console.print(f"tui     {mark[tui['status']]}" + detail(tui))
+    term = rep["terminal"]
+    console.print(f"terminal {escape(term['protocol'])}, {escape(term['colors'])} colours  {mark[term['status']]}"
+                  + detail(term))
     w = rep["workspace"]
     console.print(f"workspace {escape(w['home'])}  ({w['datasets']} datasets{'' if w['exists'] else ', not created yet'})")

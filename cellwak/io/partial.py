@@ -35,6 +35,15 @@ def obsm_rows(path: Path, key: str, indices) -> np.ndarray:
     return out
 
 
+def obsm_columns(path: Path, key: str, columns: int) -> np.ndarray:
+    """The first ``columns`` columns of ``obsm[key]`` for every cell, in one contiguous read (for
+    a 2-D layout this is cheaper than picking scattered rows: 16 MB at a million cells)."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        return f["obsm"][key][:, :columns]
+
+
 def obs_names(path: Path, indices) -> list[str]:
     """The obs names (cell identifiers) of rows ``indices``."""
     import h5py
@@ -48,4 +57,4 @@ def obs_names(path: Path, indices) -> list[str]:
     return [v.decode() if isinstance(v, bytes) else str(v) for v in (values[i] for i in indices.tolist())]
 
 
-__all__ = ["obs_names", "obsm_rows", "obsm_shapes"]
+__all__ = ["obs_names", "obsm_columns", "obsm_rows", "obsm_shapes"]

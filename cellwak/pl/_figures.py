@@ -16,7 +16,7 @@ from . import _tables as T
 
 SWEEP_RULE_COLUMNS = {"reproducible": "stability_subsample", "most-stable": "stability_subsample",
                       "silhouette": "silhouette", "n2s": "n2s_depwak", "plateau": "n_clusters",
-                      "plateau-end": "n_clusters"}
+                      "plateau-end": "stability_subsample"}  # plateau-end: stability against its threshold
 _LAST = threading.local()   # how this thread's latest figure was drawn (mode, seconds): see last_render()
 
 

@@ -15,7 +15,10 @@ def _latest(home):
 
 
 @pilot
-async def test_recluster_at_a_new_gamma_records_it_and_fills_the_table(blood_home):
+async def test_recluster_at_a_new_gamma_records_it_and_fills_the_table(blood_home, monkeypatch):
+    from cellwak_tui.screens import clusters
+
+    monkeypatch.setattr(clusters, "CHILD_PROCESS_CELLS", 1000)  # blood's 2,400 cells go to a child process
     app = CellwakApp(str(blood_home), dataset="blood", mode="clusters")
     async with app.run_test(size=(160, 48)) as pilot:
         await until(pilot, lambda: rows(app, "#cluster-table"), what="the first clustering's table")

@@ -28,6 +28,10 @@ from ..widgets.crops import CropGrid
 
 DEFAULT_REP = "(default)"
 MAX_TABLE_ROWS = 500  # a clustering with more clusters shows its largest ones
+# From this many cells on, clustering, layouts, summaries and enrichment run in a child process
+# (cellwak_tui.process): in a thread, code holding Python's lock froze the screen for seconds on
+# a million cells; below it, a child's start (a few seconds) would cost more than it saves.
+CHILD_PROCESS_CELLS = 100_000
 
 
 def _clustering_label(c: dict) -> str:
@@ -84,6 +88,7 @@ class ClustersScreen(ApiScreen):
         self.query_one("#cl-progress", ProgressBar).display = False
         self.summary = None           # the shown clustering's summary (api.show_clustering)
         self._images = False          # the dataset has crops
+        self._large = False           # heavy work in a child process (CHILD_PROCESS_CELLS)
         self.enrichment = {}          # (clustering id, column) -> api.enrich outcome
         self.action_reload()
 
@@ -127,6 +132,7 @@ class ClustersScreen(ApiScreen):
     def _dataset_loaded(self, got, select_id: int | None) -> None:
         d, listing = got
         self._images = bool(d.image_shape)
+        self._large = d.n_obs >= CHILD_PROCESS_CELLS
         reps = [(DEFAULT_REP, DEFAULT_REP), ("X (features)", "X")] + [(r, r) for r in d.representations or []
                                                                        if not r.startswith(("X_cellwak_umap", "X_umap"))]
         rep = self.query_one("#cl-rep", Select)
@@ -160,7 +166,8 @@ class ClustersScreen(ApiScreen):
     def _load_clustering(self, clustering_id: int) -> None:
         dataset = self._value("#cl-dataset")
         self._status(f"loading clustering #{clustering_id} ...")
-        self.call_api(api.show_clustering, self.home, clustering_id, done=self._summary, group="cl-summary")
+        self.call_api(api.show_clustering, self.home, clustering_id, done=self._summary, group="cl-summary",
+                      process=self._large)
         self.call_api(api.sweep_profile, self.home, dataset, clustering_id, done=self._sweep, group="cl-sweep")
         self.call_api(api.embedding_sample, self.home, dataset, clustering_id=clustering_id, done=self._embedding,
                       group="cl-embedding")
@@ -238,7 +245,7 @@ class ClustersScreen(ApiScreen):
             self._show_enrichment(self.enrichment[key])
             return
         config = api.EnrichConfig(by=by, clustering=self.summary["id"])
-        self.call_api(api.enrich, self.home, self.summary["dataset"], config,
+        self.call_api(api.enrich, self.home, self.summary["dataset"], config, process=self._large,
                       done=lambda out: (self.enrichment.__setitem__(key, out), self._show_enrichment(out)),
                       group="cl-enrich")
 
@@ -294,7 +301,7 @@ class ClustersScreen(ApiScreen):
         bar_ = self.query_one("#cl-progress", ProgressBar)
         bar_.display = True
         bar_.update(total=None, progress=0)
-        self.call_api(api.cluster, self.home, dataset, config, progress=self._progress, process=True,
+        self.call_api(api.cluster, self.home, dataset, config, progress=self._progress, process=self._large,
                       done=self._clustered, failed=self._cluster_failed, group="cl-recluster")
 
     def _progress(self, description: str, done: int, total, seconds: float) -> None:
@@ -340,7 +347,7 @@ class ClustersScreen(ApiScreen):
         if not dataset:
             return
         self._status(f"computing a UMAP of {dataset} ...")
-        self.call_api(api.embed, self.home, dataset, progress=self._progress, process=True,
+        self.call_api(api.embed, self.home, dataset, progress=self._progress, process=self._large,
                       done=lambda out: (self._status(f"UMAP written to {out.key} in {duration(out.seconds)}"),
                                         self._refresh_embedding()), group="cl-layout")
 
