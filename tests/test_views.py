@@ -112,3 +112,15 @@ def test_tui_on_the_command_line(cli, home, populated):
     report = cli("doctor", "--no-r", "--no-julia", "--json").json()
     assert report["terminal"]["protocol"] in ("sixel", "tgp", "half-block", "none")
     assert report["tui"]["status"] == "ok"  # the dashboard's application module is installed
+
+
+def test_the_dashboards_lookups_do_not_bring_back_a_removed_builtin(tmp_path):
+    home = tmp_path / "home"
+    api.show_dataset(home, "blood")          # a built-in is added on first use...
+    api.remove_dataset(home, "blood")
+    before = snapshot(home)
+    with pytest.raises(NotFoundError, match="no dataset named 'blood'"):
+        api.show_dataset(home, "blood", add_builtin=False)   # ...but not by the dashboard's details
+    with pytest.raises(NotFoundError):
+        api.crops(home, "blood", add_builtin=False)
+    assert snapshot(home) == before and api.list_datasets(home).datasets == []

@@ -98,12 +98,14 @@ def add_dataset(ws, path, *, name: str | None = None, options=None) -> DatasetSu
     return _summary(ws.add_dataset(name, adata))
 
 
-def show_dataset(ws, name: str) -> DatasetSummary:
-    """Counts, label and batch distributions, stored representations, obs columns, clusterings."""
+def show_dataset(ws, name: str, *, add_builtin: bool = True) -> DatasetSummary:
+    """Counts, label and batch distributions, stored representations, obs columns, clusterings.
+    ``add_builtin=False``: a built-in dataset that is not in the workspace is not added (the
+    dashboard's details of a row that another command just removed must not bring it back)."""
     import h5py
 
     ws = open_workspace(ws)
-    row = ws.dataset(name)
+    row = ws.dataset(name, builtin_ok=add_builtin)
     s = _summary(row)
     with h5py.File(ws.home / row["artifact"], "r") as f:
         s.representations = sorted(k for k in f.get("obsm", {}).keys() if k != "images")

@@ -78,15 +78,16 @@ class Crops(Result):
 
 
 def crops(ws, dataset: str, *, n: int = 16, clustering_id: int | None = None, cluster: int | None = None,
-          seed: int = 0) -> Crops:
+          seed: int = 0, add_builtin: bool = True) -> Crops:
     """Up to ``n`` crops of an image dataset (of one cluster of a recorded clustering, when
-    ``cluster`` is given), a seeded sample, as RGB for display. Reads only those rows."""
+    ``cluster`` is given), a seeded sample, as RGB for display. Reads only those rows.
+    ``add_builtin=False``: a built-in dataset not in the workspace is refused, not added."""
     from ..io.partial import obs_names, obsm_rows
 
     if not 1 <= n <= MAX_CROPS:
         raise InputError(f"n must be between 1 and {MAX_CROPS}, got {n}")
     ws = open_workspace(ws)
-    row = ws.dataset(dataset)
+    row = ws.dataset(dataset, builtin_ok=add_builtin)
     if not row.get("image_shape"):
         raise InputError(f"dataset {dataset!r} is a table of features and has no crops",
                          "crops exist for image datasets (npz, tiff, png folders)")
@@ -203,7 +204,8 @@ def _sweep_rows(rows: list[dict], anchor: dict | None) -> list[dict]:
 def sweep_profile(ws, dataset: str, clustering_id: int | None = None) -> dict:
     """The resolution sweep recorded with a clustering (default: the dataset's latest sweep):
     per resolution its cluster count, stability and (with labels) ARI, and the chosen one.
-    ``{"dataset", "rows": [...], "chosen_gamma"}``; no rows when it was not chosen by a sweep."""
+    ``{"dataset", "rows": [...], "chosen_gamma", "evidence"}`` (evidence: the label-free choice's
+    record, when the clustering asked for is an ``auto`` one); no rows when no sweep chose it."""
     ws = open_workspace(ws)
     ws.dataset(dataset)
     anchor = recorded_clustering(ws, dataset, clustering_id) if clustering_id is not None else None
@@ -214,7 +216,9 @@ def sweep_profile(ws, dataset: str, clustering_id: int | None = None) -> dict:
                     "n_clusters": int(c["n_clusters"]), "stability": _stability(evidence),
                     "ari": (c.get("metrics") or {}).get("ari"), "chosen": bool(c["params"].get("chosen"))})
     chosen = [r["gamma"] for r in out if r["chosen"]]
-    return {"dataset": dataset, "rows": out, "chosen_gamma": chosen[0] if chosen else None}
+    evidence = ((anchor or {}).get("params") or {}).get("evidence") if out else None
+    return {"dataset": dataset, "rows": out, "chosen_gamma": chosen[0] if chosen else None,
+            "evidence": evidence if isinstance(evidence, dict) else None}
 
 
 @dataclass

@@ -53,6 +53,9 @@ async def test_auto_chooses_a_gamma_and_draws_the_sweep(home, table_csv):
         profile = api.sweep_profile(home, "cells", chosen["id"])
         assert profile["chosen_gamma"] == chosen["gamma"] and len(profile["rows"]) > 5
         assert f"chosen gamma {chosen['gamma']:.3g}" in text_of(app, "#sweep-info")
+        evidence = record["params"]["evidence"]  # why it won, as the CLI prints it
+        assert f"why: {evidence['reason'][:40]}" in " ".join(text_of(app, "#sweep-info").split())
+        assert f"confidence {evidence['confidence']}" in status
         assert len(rows(app, "#cluster-table")) == chosen["n_clusters"]
         await pilot.press("s")
         await until(pilot, lambda: app.screen.query_one("#cl-tabs").active == "tab-sweep", timeout=3,

@@ -54,3 +54,28 @@ def distribution(counts: dict | None, limit: int = 8, width: int = 60) -> list[s
         rest = sum(v for _, v in items[limit:])
         lines.append(f"  {'+' + str(len(items) - limit) + ' more':<{name_width}} {rest:>7,}")
     return lines
+
+
+def cluster_lines(c: dict, source: dict, width: int) -> list[str]:
+    """What the Clusters screen says of one cluster of :func:`cellwak.api.show_clustering`: size,
+    majority label, unlabelled share, markers (score bars when ``width`` allows) and batches."""
+    k = c["cluster"]
+    lines = [f"[b]cluster {k}[/]  {c['size']:,} cells ({100 * c['share']:.1f}%)"]
+    major = c.get("majority")
+    if major:
+        lines.append(f"majority {major['label']}: {100 * major['share_of_labelled']:.0f}% of labelled cells, "
+                     f"{100 * major['share_of_all']:.0f}% of all")
+    if c.get("unlabelled_share") is not None:
+        lines.append(f"unlabelled {100 * c['unlabelled_share']:.0f}%")
+    markers = c.get("markers") or []
+    if markers:
+        lines.append(f"markers: score ({source.get('method', '')}, {source.get('source', '')}) and effect "
+                     f"({source.get('effect', '')})")
+        top = max(abs(m["score"]) for m in markers) or 1
+        bar_width = min(12, width - 36)
+        for m in markers:
+            shown = bar(abs(m["score"]) / top, bar_width) + " " if bar_width >= 4 else ""
+            lines.append(f"  {m['name'][:16]:<16} {m['direction']} {shown}{m['score']:+7.1f} ({m['effect']:+.2f})")
+    if c.get("batches"):
+        lines.append("batches  " + "  ".join(f"{b} {n:,}" for b, n in list(c["batches"].items())[:6]))
+    return lines

@@ -22,7 +22,7 @@ from textual.widgets import (
 from cellwak import api
 
 from ..base import ApiScreen, chosen
-from ..text import bar, duration, number
+from ..text import cluster_lines, duration, number
 from ..widgets.charts import EmbeddingPlot, SweepPlot
 from ..widgets.crops import CropGrid
 
@@ -126,7 +126,8 @@ class ClustersScreen(ApiScreen):
 
     def _load_dataset(self, name: str, select_id: int | None = None) -> None:
         self.app.dataset = name
-        self.call_api(lambda home: (api.show_dataset(home, name), api.list_clusterings(home, name)), self.home,
+        self.call_api(lambda home: (api.show_dataset(home, name, add_builtin=False), api.list_clusterings(home, name)),
+                      self.home,
                       done=lambda got: self._dataset_loaded(got, select_id), group="cl-dataset")
 
     def _dataset_loaded(self, got, select_id: int | None) -> None:
@@ -179,6 +180,10 @@ class ClustersScreen(ApiScreen):
         parts = [f"#{s['id']} {s['method']}", f"gamma {number(p.get('gamma'))}" if p.get("gamma") is not None else "",
                  f"({p['gamma_rule']})" if p.get("gamma_rule") else "", f"{s['n_clusters']} clusters",
                  f"k {p.get('k')}", f"rep {p.get('rep') or 'X'}"]
+        evidence = p.get("evidence") or {}
+        if evidence.get("confidence"):
+            confidence = evidence["confidence"]
+            parts.append(f"confidence {'[yellow]low[/]' if confidence == 'low' else confidence}")
         if metrics.get("ari") is not None:
             parts.append(f"vs {s.get('label_column') or 'labels'}: ARI {metrics['ari']:.3f} NMI {metrics.get('nmi', 0):.3f}")
         self._status("  ".join(x for x in parts if x))
@@ -204,31 +209,13 @@ class ClustersScreen(ApiScreen):
     def _show_cluster(self, k: int) -> None:
         s = self.summary
         c = next(c for c in s["clusters"] if c["cluster"] == k)
-        lines = [f"[b]cluster {k}[/]  {c['size']:,} cells ({100 * c['share']:.1f}%)"]
-        major = c.get("majority")
-        if major:
-            lines.append(f"majority {major['label']}: {100 * major['share_of_labelled']:.0f}% of labelled cells, "
-                         f"{100 * major['share_of_all']:.0f}% of all")
-        if c.get("unlabelled_share") is not None:
-            lines.append(f"unlabelled {100 * c['unlabelled_share']:.0f}%")
-        markers = c.get("markers") or []
-        if markers:
-            source = (s.get("markers") or {})
-            lines.append(f"markers: score ({source.get('method', '')}, {source.get('source', '')}) and effect "
-                         f"({source.get('effect', '')})")
-            top = max(abs(m["score"]) for m in markers) or 1
-            width = self.query_one("#cluster-detail").size.width - 3
-            bar_width = min(12, width - 36)
-            for m in markers:
-                shown = bar(abs(m["score"]) / top, bar_width) + " " if bar_width >= 4 else ""
-                lines.append(f"  {m['name'][:16]:<16} {m['direction']} {shown}{m['score']:+7.1f} ({m['effect']:+.2f})")
-        if c.get("batches"):
-            lines.append("batches  " + "  ".join(f"{b} {n:,}" for b, n in list(c["batches"].items())[:6]))
+        width = self.query_one("#cluster-detail").size.width - 3
+        lines = cluster_lines(c, s.get("markers") or {}, width)
         self.query_one("#cluster-info", Static).update("\n".join(lines))
         self.query_one(CropGrid).clear()
         dataset = s["dataset"]
         if self._images:
-            self.call_api(api.crops, self.home, dataset, n=12, clustering_id=s["id"], cluster=k,
+            self.call_api(api.crops, self.home, dataset, n=12, clustering_id=s["id"], cluster=k, add_builtin=False,
                           done=lambda crops: self.query_one(CropGrid).show(
                               crops, f"{len(crops.indices)} of {crops.n_cells:,} crops of cluster {k}"),
                           group="cl-crops")
@@ -334,6 +321,11 @@ class ClustersScreen(ApiScreen):
             if chosen:
                 stab = f", stability {chosen['stability']:.3f}" if chosen["stability"] is not None else ""
                 info += f"; chosen gamma {chosen['gamma']:.3g}: {chosen['n_clusters']} clusters{stab}"
+        evidence = profile.get("evidence") or {}
+        if rows and evidence.get("reason"):
+            info += f"\nwhy: {evidence['reason']}"
+        for warning in evidence.get("warnings") or []:
+            info += f"\n[yellow]warning:[/] {warning}"
         self.query_one("#sweep-info", Static).update(info)
 
     def _embedding(self, sample) -> None:

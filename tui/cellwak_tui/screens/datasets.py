@@ -78,7 +78,8 @@ class DatasetsScreen(ApiScreen):
         self.app.dataset = name
         self.query_one("#dataset-summary", Static).update(f"[b]{name}[/]  loading...")
         self.query_one(CropGrid).clear()
-        self.call_api(api.show_dataset, self.home, name, done=self._details, group="details")
+        self.call_api(api.show_dataset, self.home, name, add_builtin=False, done=self._details, group="details",
+                      failed=self._details_failed)
 
     def _details(self, d) -> None:
         width = (self.query_one("#dataset-summary").size.width or 40) - 2  # room for a scroll bar
@@ -100,7 +101,12 @@ class DatasetsScreen(ApiScreen):
             lines.append(f"  #{c['id']:<4} {c['method']:<13} {c['n_clusters']:>4} clusters  {metrics}")
         self.query_one("#dataset-summary", Static).update("\n".join(lines))
         if d.image_shape:
-            self.call_api(api.crops, self.home, d.name, n=16, done=self._crops, group="crops")
+            self.call_api(api.crops, self.home, d.name, n=16, add_builtin=False, done=self._crops, group="crops",
+                          failed=self._details_failed)
+
+    def _details_failed(self, message: str) -> None:
+        """The dataset went away (removed here or by another command) or its file is damaged."""
+        self.query_one("#dataset-summary", Static).update(f"[red]{message}[/]")
 
     def _crops(self, crops) -> None:
         self.query_one(CropGrid).show(crops, f"{len(crops.indices)} of {crops.n_cells:,} crops (random, seed 0)")
