@@ -1,6 +1,6 @@
 """A wheel built from the repository carries julia/ and r/ and works when installed
-non-editable into a fresh virtual environment (the dashboard package is not counted until it
-holds the dashboard: doctor reports it missing)."""
+non-editable into a fresh virtual environment, the dashboard (cellwak_tui with its stylesheet)
+included."""
 
 from __future__ import annotations
 
@@ -49,4 +49,8 @@ def test_wheel_installs_and_runs(tmp_path):
     assert rep["cellwak"]["location"].startswith(str(site))
     for key in ("julia", "r"):
         assert rep["cellwak"]["resources"][key].startswith(str(site)), rep["cellwak"]["resources"]
-    assert rep["tui"]["status"] == "missing" and "not built yet" in rep["tui"]["detail"]
+    assert rep["tui"]["status"] == "ok" and rep["tui"]["location"].startswith(str(site)), rep["tui"]
+    assert (Path(rep["tui"]["location"]) / "app.tcss").is_file()  # the stylesheet travels with the app
+    tui = subprocess.run([str(exe), "tui", "--json"], capture_output=True, text=True, cwd=tmp_path, env=env,
+                         timeout=300)
+    assert tui.returncode == 0 and json.loads(tui.stdout)["graphics"]["protocol"], tui.stderr

@@ -76,6 +76,7 @@ def test_embedding_sample_says_how_to_make_a_layout_then_samples_it(blood):
         api.embedding_sample(home, "blood", basis="X_nope")
 
 
+@pytest.mark.slow  # three clusterings, two of them auto
 def test_sweep_profile_finds_the_sweep_behind_an_auto_clustering(table_csv, tmp_path):
     home = tmp_path / "home"
     api.add_dataset(home, table_csv, name="cells", options=api.ReadOptions(label="type", id="cell"))

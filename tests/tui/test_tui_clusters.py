@@ -9,6 +9,8 @@ from cellwak_tui.app import CellwakApp
 from cellwak import api
 from tests.tui.conftest import pilot, rows, text_of, until
 
+pytestmark = pytest.mark.slow  # re-clustering through the screen: about 30 s for the file
+
 
 def _latest(home):
     return api.list_clusterings(home, "blood").clusterings[-1]
@@ -102,7 +104,6 @@ async def test_a_bad_gamma_is_refused_on_the_screen_and_nothing_is_recorded(bloo
     assert [c["id"] for c in api.list_clusterings(blood_home).clusterings] == before
 
 
-@pytest.mark.slow  # R draws the figure (a few seconds)
 @pilot
 async def test_the_figure_key_writes_the_r_figure_of_the_view_shown(blood_home, tmp_path, monkeypatch):
     from cellwak.backends.r import figure_available

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from cellwak_tui.app import CellwakApp
 
 from cellwak import api
@@ -82,6 +84,7 @@ async def test_an_empty_path_is_refused_in_the_form(home):
     assert api.list_datasets(home).datasets == []
 
 
+@pytest.mark.slow  # an export of 2,400 crops and a removal: about 10 s
 @pilot
 async def test_export_writes_the_file_and_remove_asks_first(blood_home, tmp_path):
     out = tmp_path / "blood.csv"

@@ -10,6 +10,8 @@ import pytest
 from cellwak import api
 from cellwak_tui.process import ChildFailed, run_in_child
 
+pytestmark = pytest.mark.slow  # each test starts a Python process that imports cellwak
+
 
 def test_a_child_returns_the_result_and_progress_and_refuses_with_the_api_line(table_csv, tmp_path):
     home = tmp_path / "home"

@@ -89,6 +89,8 @@ def test_add_dataset_form(snap_compare, snapshot_home, size, tmp_path, monkeypat
     async def ready(pilot):
         await _settled(pilot, lambda: rows(pilot.app, "#datasets-table"))
         await pilot.press("a")
+        # the file picker's loader is a worker that never ends: wait for what it shows instead
+        await until(pilot, lambda: pilot.app.screen.query_one("#add-picker").root.children, what="the folder")
         await pilot.pause(0.5)
     assert snap_compare(CellwakApp(str(snapshot_home)), terminal_size=size, run_before=ready)
 

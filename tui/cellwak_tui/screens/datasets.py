@@ -82,7 +82,9 @@ class DatasetsScreen(ApiScreen):
                       failed=self._details_failed)
 
     def _details(self, d) -> None:
-        width = (self.query_one("#dataset-summary").size.width or 40) - 2  # room for a scroll bar
+        # the pane's share of the screen (app.tcss: 2fr of 5), not its size now: the same text whether
+        # or not the layout has settled when the details arrive
+        width = self.app.size.width * 2 // 5 - 5
         lines = [f"[b]{d.name}[/]  {d.n_obs:,} cells x {d.n_vars:,} features  ({d.format})"]
         if d.source:
             lines.append(f"source  {d.source}")
