@@ -91,6 +91,7 @@ def test_add_dataset_form(snap_compare, snapshot_home, size, tmp_path, monkeypat
         await pilot.press("a")
         # the file picker's loader is a worker that never ends: wait for what it shows instead
         await until(pilot, lambda: pilot.app.screen.query_one("#add-picker").root.children, what="the folder")
+        pilot.app.screen.query_one("#add-path").cursor_blink = False  # a blinking cursor is caught on or off
         await pilot.pause(0.5)
     assert snap_compare(CellwakApp(str(snapshot_home)), terminal_size=size, run_before=ready)
 
