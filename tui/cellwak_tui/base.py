@@ -3,7 +3,6 @@ in a thread worker (the interface never waits on the workspace), and showing wha
 
 from __future__ import annotations
 
-import time
 
 from textual.screen import Screen
 from textual.widgets import Select
@@ -82,36 +81,9 @@ class ApiScreen(ApiCalls, Screen):
         return self.app.home
 
 
-class WorkerProgress:
-    """A :mod:`cellwak.progress` reporter that sends ``(description, done, total, seconds)`` to a
-    callback on the interface thread, at most a few times a second."""
+def WorkerProgress(app, callback, interval: float = 0.2):  # noqa: N802 - a reporter, named like one
+    """A :mod:`cellwak.progress` reporter that sends ``(description, done, total, seconds)`` to
+    ``callback`` on the interface thread, at most a few times a second."""
+    from .process import ThrottledProgress
 
-    def __init__(self, app, callback, interval: float = 0.2):
-        self._app, self._callback, self._interval = app, callback, interval
-
-    def task(self, description: str, total: int | None = None):
-        return _Task(self, description, total)
-
-
-class _Task:
-    def __init__(self, owner: WorkerProgress, description: str, total):
-        self._owner, self.description, self.total = owner, description, total
-        self.done, self._start, self._last = 0, time.monotonic(), 0.0
-
-    def _send(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if force or now - self._last >= self._owner._interval:
-            self._last = now
-            _later(self._owner._app, self._owner._callback, self.description, self.done, self.total, now - self._start)
-
-    def advance(self, n: int = 1) -> None:
-        self.done += n
-        self._send()
-
-    def __enter__(self):
-        self._send(force=True)
-        return self
-
-    def __exit__(self, *exc):
-        self._send(force=True)
-        return False
+    return ThrottledProgress(lambda *p: _later(app, callback, *p), interval)

@@ -18,19 +18,20 @@ import subprocess
 import sys
 import time
 
-class QueueProgress:
-    """A :mod:`cellwak.progress` reporter in the child: ``(description, done, total, seconds)``
-    on the queue, at most every ``interval`` seconds per task."""
+class ThrottledProgress:
+    """A :mod:`cellwak.progress` reporter that calls ``send(description, done, total, seconds)``
+    at most every ``interval`` seconds per task (and at each task's start and end): the child
+    sends it down its pipe, the dashboard's threads to the screen (:class:`cellwak_tui.base.WorkerProgress`)."""
 
-    def __init__(self, channel, interval: float = 0.25):
-        self.channel, self.interval = channel, interval
+    def __init__(self, send, interval: float = 0.25):
+        self.send, self.interval = send, interval
 
     def task(self, description: str, total: int | None = None):
-        return _QueueTask(self, description, total)
+        return _ThrottledTask(self, description, total)
 
 
-class _QueueTask:
-    def __init__(self, owner: QueueProgress, description: str, total):
+class _ThrottledTask:
+    def __init__(self, owner: ThrottledProgress, description: str, total):
         self.owner, self.description, self.total = owner, description, total
         self.done, self.start, self.last = 0, time.monotonic(), 0.0
 
@@ -38,7 +39,7 @@ class _QueueTask:
         now = time.monotonic()
         if force or now - self.last >= self.owner.interval:
             self.last = now
-            self.owner.channel.put(("progress", (self.description, self.done, self.total, now - self.start)))
+            self.owner.send(self.description, self.done, self.total, now - self.start)
 
     def advance(self, n: int = 1) -> None:
         self.done += n
@@ -72,7 +73,7 @@ def _child(fd: int) -> None:
     fn, args, kwargs, with_progress = pickle.load(sys.stdin.buffer)
     try:
         if with_progress:
-            kwargs = {**kwargs, "progress": QueueProgress(channel)}
+            kwargs = {**kwargs, "progress": ThrottledProgress(lambda *p: channel.put(("progress", p)))}
         channel.put(("result", fn(*args, **kwargs)))
     except CellwakError as exc:
         channel.put(("refused", str(exc)))
