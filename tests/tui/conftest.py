@@ -41,6 +41,26 @@ async def until(pilot, predicate, timeout: float = 30.0, what: str = "the condit
     raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
+async def settle(pilot, quiet: float = 0.6, timeout: float = 30.0) -> None:
+    """Let the app run until its screen stops changing for ``quiet`` seconds.
+
+    A snapshot taken the moment a worker finishes can catch the frame before a deferred layout
+    (a DataTable re-measuring its columns after new rows, a scroll view after late content): on a
+    loaded machine that frame lasts long enough to be caught. Waiting for a still screen makes the
+    snapshot the screen a user would see. A screen that never settles (an animation) fails here,
+    by name, rather than as a random snapshot mismatch."""
+    deadline = time.monotonic() + timeout
+    last, still_since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        await pilot.pause(0.1)
+        shot = pilot.app.export_screenshot()
+        if shot != last:
+            last, still_since = shot, time.monotonic()
+        elif time.monotonic() - still_since >= quiet:
+            return
+    raise AssertionError(f"the screen kept changing for {timeout:g} s (an animation or a refresh loop?)")
+
+
 def text_of(app, selector: str) -> str:
     """The plain text a Static shows."""
     widget = app.screen.query_one(selector)

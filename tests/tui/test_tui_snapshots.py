@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from cellwak_tui.app import CellwakApp
 
-from tests.tui.conftest import rows, text_of, until
+from tests.tui.conftest import rows, settle, text_of, until
 
 HOME = Path("/tmp/cellwak-tui-snapshots/home")
 SIZES = [(80, 24), (160, 48)]
@@ -35,7 +35,7 @@ def snapshot_home(blood_template):
 async def _settled(pilot, ready):
     await until(pilot, ready, what="the screen's content")
     await pilot.app.workers.wait_for_complete()
-    await pilot.pause(0.3)
+    await settle(pilot)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -61,7 +61,7 @@ def test_clusters_tabs(snap_compare, snapshot_home, size, tab):
         await _settled(pilot, lambda: rows(pilot.app, "#cluster-table")
                        and text_of(pilot.app, "#embedding-info") and text_of(pilot.app, "#sweep-info"))
         await pilot.press("s" if tab == "sweep" else "m")
-        await pilot.pause(0.5)
+        await settle(pilot)
     assert snap_compare(CellwakApp(str(snapshot_home), dataset="blood", mode="clusters"), terminal_size=size,
                         run_before=ready)
 
@@ -78,7 +78,7 @@ def test_help_screen(snap_compare, snapshot_home, size):
     async def ready(pilot):
         await _settled(pilot, lambda: rows(pilot.app, "#datasets-table"))
         await pilot.press("question_mark")
-        await pilot.pause(0.5)
+        await settle(pilot)
     assert snap_compare(CellwakApp(str(snapshot_home)), terminal_size=size, run_before=ready)
 
 
@@ -92,7 +92,7 @@ def test_add_dataset_form(snap_compare, snapshot_home, size, tmp_path, monkeypat
         # the file picker's loader is a worker that never ends: wait for what it shows instead
         await until(pilot, lambda: pilot.app.screen.query_one("#add-picker").root.children, what="the folder")
         pilot.app.screen.query_one("#add-path").cursor_blink = False  # a blinking cursor is caught on or off
-        await pilot.pause(0.5)
+        await settle(pilot)
     assert snap_compare(CellwakApp(str(snapshot_home)), terminal_size=size, run_before=ready)
 
 

@@ -25,6 +25,7 @@ from ..base import ApiScreen, chosen
 from ..text import cluster_lines, duration, number
 from ..widgets.charts import EmbeddingPlot, SweepPlot
 from ..widgets.crops import CropGrid
+from ..widgets.table import Table
 
 DEFAULT_REP = "(default)"
 MAX_TABLE_ROWS = 500  # a clustering with more clusters shows its largest ones
@@ -65,14 +66,16 @@ class ClustersScreen(ApiScreen):
         with TabbedContent(id="cl-tabs", initial="tab-clusters"):
             with TabPane("Clusters", id="tab-clusters"):
                 with Horizontal(id="cl-main"):
-                    yield DataTable(id="cluster-table", cursor_type="row", zebra_stripes=True)
+                    yield Table("Cluster", "Cells", "Unlab.", "Majority label", "Share", "Top markers",
+                                id="cluster-table", cursor_type="row", zebra_stripes=True)
                     with VerticalScroll(id="cluster-detail"):
                         yield Static("", id="cluster-info")
                         yield CropGrid(max_columns=6, cell_width=10, id="cluster-crops")
                         with Horizontal(id="enrich-row"):
                             yield Static("enrichment of", id="enrich-label")
                             yield Select([], prompt="obs column", id="enrich-by", allow_blank=True)
-                        yield DataTable(id="enrich-table", cursor_type="row", zebra_stripes=True)
+                        yield Table("Value", "Cells", "Expected", "Fold", "log2 OR", "FDR",
+                                    id="enrich-table", cursor_type="row", zebra_stripes=True)
             with TabPane("Sweep", id="tab-sweep"), Vertical():
                 yield SweepPlot(id="sweep-plot")
                 yield Static("", id="sweep-info")
@@ -82,9 +85,6 @@ class ClustersScreen(ApiScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#cluster-table", DataTable).add_columns("Cluster", "Cells", "Unlab.", "Majority label",
-                                                                  "Share", "Top markers")
-        self.query_one("#enrich-table", DataTable).add_columns("Value", "Cells", "Expected", "Fold", "log2 OR", "FDR")
         self.query_one("#cl-progress", ProgressBar).display = False
         self.summary = None           # the shown clustering's summary (api.show_clustering)
         self._images = False          # the dataset has crops
@@ -157,10 +157,10 @@ class ClustersScreen(ApiScreen):
 
     def _clear_clustering(self, message: str) -> None:
         self.summary = None
-        self.query_one("#cluster-table", DataTable).clear()
+        self.query_one("#cluster-table", Table).fill([])
         self.query_one("#cluster-info", Static).update("")
         self.query_one(CropGrid).clear()
-        self.query_one("#enrich-table", DataTable).clear()
+        self.query_one("#enrich-table", Table).fill([])
         self._status(message)
 
     # -- one clustering -------------------------------------------------------------------
@@ -187,17 +187,12 @@ class ClustersScreen(ApiScreen):
         if metrics.get("ari") is not None:
             parts.append(f"vs {s.get('label_column') or 'labels'}: ARI {metrics['ari']:.3f} NMI {metrics.get('nmi', 0):.3f}")
         self._status("  ".join(x for x in parts if x))
-        table = self.query_one("#cluster-table", DataTable)
-        table.clear()
+        table = self.query_one("#cluster-table", Table)
         clusters = s.get("clusters") or []
         if s.get("summary_unavailable"):
             self.query_one("#cluster-info", Static).update(f"[red]{s['summary_unavailable']}[/]")
-        for c in sorted(clusters, key=lambda c: -c["size"])[:MAX_TABLE_ROWS]:
-            major = c.get("majority") or {}
-            unl = c.get("unlabelled_share")
-            table.add_row(str(c["cluster"]), f"{c['size']:,}", "" if unl is None else f"{100 * unl:.0f}%",
-                          major.get("label", ""), f"{100 * major['share_of_labelled']:.0f}%" if major else "",
-                          c.get("markers_text", ""), key=str(c["cluster"]))
+        shown = sorted(clusters, key=lambda c: -c["size"])[:MAX_TABLE_ROWS]
+        table.fill([_cluster_row(c) for c in shown], keys=[str(c["cluster"]) for c in shown])
         if clusters:
             table.move_cursor(row=0)
 
@@ -237,17 +232,15 @@ class ClustersScreen(ApiScreen):
                       group="cl-enrich")
 
     def _show_enrichment(self, out) -> None:
-        table = self.query_one("#enrich-table", DataTable)
-        table.clear()
-        current = self.query_one("#cluster-table", DataTable)
+        table = self.query_one("#enrich-table", Table)
+        current = self.query_one("#cluster-table", Table)
         if not current.row_count:
+            table.fill([])
             return
         k = int(current.coordinate_to_cell_key(current.cursor_coordinate).row_key.value)
-        rows = [r for r in out.table if int(r["cluster"]) == k]
-        rows.sort(key=lambda r: (r["fdr"], -r["fold"]))
-        for r in rows[:20]:
-            table.add_row(str(r["value"]), f"{r['count']:,}", number(r["expected"]), number(r["fold"]),
-                          number(r["log2_odds_ratio"]), f"{r['fdr']:.2g}")
+        rows = sorted((r for r in out.table if int(r["cluster"]) == k), key=lambda r: (r["fdr"], -r["fold"]))
+        table.fill([(str(r["value"]), f"{r['count']:,}", number(r["expected"]), number(r["fold"]),
+                     number(r["log2_odds_ratio"]), f"{r['fdr']:.2g}") for r in rows[:20]])
 
     # -- re-clustering --------------------------------------------------------------------
     def action_focus_gamma(self) -> None:
@@ -381,3 +374,10 @@ class ClustersScreen(ApiScreen):
             self.query_one("#cluster-table", DataTable).focus()
         else:
             tabbed.query_one(Tabs).focus()
+
+
+def _cluster_row(c: dict) -> tuple:
+    major = c.get("majority") or {}
+    unl = c.get("unlabelled_share")
+    return (str(c["cluster"]), f"{c['size']:,}", "" if unl is None else f"{100 * unl:.0f}%", major.get("label", ""),
+            f"{100 * major['share_of_labelled']:.0f}%" if major else "", c.get("markers_text", ""))

@@ -12,6 +12,7 @@ from cellwak import api
 from ..base import ApiScreen
 from ..text import count, distribution
 from ..widgets.crops import CropGrid
+from ..widgets.table import Table
 from .dialogs import AddDatasetScreen, ConfirmScreen, ExportScreen
 
 COLUMNS = ("Name", "Cells", "Features", "Format", "Label", "Batch", "Representations", "Clusterings")
@@ -25,7 +26,7 @@ class DatasetsScreen(ApiScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="datasets-body"):
-            yield DataTable(id="datasets-table", cursor_type="row", zebra_stripes=True)
+            yield Table(*COLUMNS, id="datasets-table", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(id="dataset-details"):
                 yield Static("", id="dataset-summary")
                 yield CropGrid(id="dataset-crops")
@@ -33,7 +34,6 @@ class DatasetsScreen(ApiScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(DataTable).add_columns(*COLUMNS)
         self.action_reload()
 
     def on_screen_resume(self) -> None:
@@ -44,13 +44,12 @@ class DatasetsScreen(ApiScreen):
         self.call_api(api.list_datasets, self.home, details=True, done=self._fill, group="datasets")
 
     def _fill(self, listing) -> None:
-        table = self.query_one(DataTable)
+        table = self.query_one(Table)
         keep = self.selected
-        table.clear()
-        for d in listing.datasets:
-            reps = ", ".join(r.removeprefix("X_") for r in (d.representations or [])) or "-"
-            table.add_row(d.name, count(d.n_obs), count(d.n_vars), d.format, d.label_column or "-",
-                          d.batch_column or "-", reps, count(d.n_clusterings), key=d.name)
+        table.fill([(d.name, count(d.n_obs), count(d.n_vars), d.format, d.label_column or "-", d.batch_column or "-",
+                     ", ".join(r.removeprefix("X_") for r in (d.representations or [])) or "-",
+                     count(d.n_clusterings)) for d in listing.datasets],
+                   keys=[d.name for d in listing.datasets])
         if listing.datasets:
             names = [d.name for d in listing.datasets]
             want = keep if keep in names else (self.app.dataset if self.app.dataset in names else names[0])

@@ -13,6 +13,7 @@ from cellwak import api
 from ..base import ApiScreen
 from ..text import duration, number
 from ..widgets.charts import LossPlot
+from ..widgets.table import Table
 from .run_form import StartRunScreen
 
 COLUMNS = ("Run", "Model", "Dataset", "Status", "Stage", "Epoch", "Test loss", "Left")
@@ -29,7 +30,7 @@ class RunsScreen(ApiScreen):
         yield Header()
         with Horizontal(id="runs-body"):
             with Vertical(id="runs-left"):
-                yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+                yield Table(*COLUMNS, id="runs-table", cursor_type="row", zebra_stripes=True)
                 yield Static("", id="run-summary")
             with Vertical(id="runs-right"):
                 yield LossPlot(id="loss-plot")
@@ -37,7 +38,6 @@ class RunsScreen(ApiScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(DataTable).add_columns(*COLUMNS)
         self._etas: dict[int, float | None] = {}
         self._log_run, self._log_text = None, ""
         self.action_poll()
@@ -76,14 +76,7 @@ class RunsScreen(ApiScreen):
         keep = self.selected if table.row_count else (detail["run_id"] if detail else None)
         if detail and detail.get("progress"):
             self._etas[detail["run_id"]] = detail["progress"].get("eta_seconds")
-        table.clear()
-        for r in runs:
-            eta = self._etas.get(r["id"]) if r["status"] in ("queued", "running") else None
-            status = {"running": "[green]running[/]", "failed": "[red]failed[/]",
-                      "cancelled": "[yellow]cancelled[/]"}.get(r["status"], r["status"])
-            table.add_row(str(r["id"]), r["model"], r["dataset"], status, r["stage"] or "",
-                          "" if r["epoch"] is None else str(r["epoch"]), number(r["test_loss"], 4), duration(eta),
-                          key=str(r["id"]))
+        table.fill([self._row(r) for r in runs], keys=[str(r["id"]) for r in runs])
         if runs:
             ids = [r["id"] for r in runs]
             table.move_cursor(row=ids.index(keep) if keep in ids else len(ids) - 1, animate=False)
@@ -93,6 +86,13 @@ class RunsScreen(ApiScreen):
             self._detail(detail, curves or {}, log or "")
         elif not runs:
             self.query_one(LossPlot).show({}, "no run yet")
+
+    def _row(self, r: dict) -> tuple:
+        eta = self._etas.get(r["id"]) if r["status"] in ("queued", "running") else None
+        status = {"running": "[green]running[/]", "failed": "[red]failed[/]",
+                  "cancelled": "[yellow]cancelled[/]"}.get(r["status"], r["status"])
+        return (str(r["id"]), r["model"], r["dataset"], status, r["stage"] or "",
+                "" if r["epoch"] is None else str(r["epoch"]), number(r["test_loss"], 4), duration(eta))
 
     def _detail(self, d: dict, curves: dict, log: str) -> None:
         p = d.get("progress") or {}
