@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cellwak.graph.build import build_graph, directed_knn_matrix, umap_weights
-from cellwak.graph.knn import EXACT_MAX_CPU, exact_knn, neighbors, recall, resolve_method
+from cellwak.graph.knn import EXACT_MAX_CPU, exact_knn, kdtree_knn, neighbors, recall, resolve_method
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +74,52 @@ def test_exact_search_of_some_rows_equals_those_rows_of_the_full_search(mixture)
     np.testing.assert_array_equal(part.indices, full.indices[rows])
     np.testing.assert_allclose(part.distances, full.distances[rows])
 
+
+
+def test_kdtree_search_is_exact(mixture):
+    exact, tree = exact_knn(mixture, 15), kdtree_knn(mixture, 15)
+    np.testing.assert_allclose(tree.distances, exact.distances, rtol=1e-5, atol=1e-5)
+    assert recall(tree, exact) > 0.999  # equal lists, up to the order of exact ties
+    assert tree.method == "kdtree" and tree.recall == 1.0
+    assert not (tree.indices == np.arange(len(mixture))[:, None]).any()
+
+
+def test_kdtree_with_duplicate_cells_drops_one_entry_per_cell():
+    X = np.repeat(np.arange(40, dtype=np.float32).reshape(20, 2), 3, axis=0)  # every cell three times
+    knn = kdtree_knn(X, 4)
+    assert knn.indices.shape == (60, 4)
+    assert (knn.distances[:, :2] == 0).all()  # its two copies come first
+    assert not (knn.indices == np.arange(60)[:, None]).any()
+
+
+def test_auto_picks_the_tree_on_low_dimensional_data_and_says_why(monkeypatch):
+    import cellwak.graph.choose as choose_mod
+
+    monkeypatch.setattr(choose_mod, "EXACT_MAX_CPU", 1000)
+    rng = np.random.default_rng(1)
+    X = (rng.normal(size=(6000, 4)) + rng.integers(0, 5, size=(6000, 1)) * 8).astype(np.float32)
+    knn = neighbors(X, 10)
+    assert knn.method == "kdtree" and knn.recall == 1.0
+    assert knn.choice["projected_seconds"]["kdtree"] > 0 and "k-d tree" in knn.choice["rule"]
+    np.testing.assert_allclose(knn.distances, exact_knn(X, 10).distances, rtol=1e-5, atol=1e-5)
+
+
+def test_auto_picks_hnsw_when_the_tree_is_projected_slower_and_estimates_its_recall(monkeypatch, mixture):
+    import cellwak.graph.choose as choose_mod
+
+    monkeypatch.setattr(choose_mod, "EXACT_MAX_CPU", 1000)
+    monkeypatch.setattr(choose_mod, "TREE_SURE_SECONDS", 0.0)
+    monkeypatch.setattr(choose_mod, "HNSW_PROBE", 2000)
+    monkeypatch.setattr(choose_mod, "_probe_tree", lambda X, k, rng, threads: (None, 1e9, {"forced": True}))
+    knn = neighbors(mixture, 15)
+    assert knn.method == "hnsw"
+    assert knn.choice["projected_seconds"]["hnsw"] < knn.choice["projected_seconds"]["kdtree"]
+    assert knn.recall == pytest.approx(recall(knn, exact_knn(mixture, 15)), abs=0.03)
+    assert knn.recall >= 0.95
+
+
+def test_an_explicit_method_is_not_probed(mixture):
+    knn = neighbors(mixture, 5, method="kdtree")
+    assert knn.method == "kdtree" and knn.choice == {"rule": "as asked"}
+    with pytest.raises(ValueError, match="unknown kNN method"):
+        neighbors(mixture, 5, method="annoy")

@@ -15,6 +15,7 @@ import numpy as np
 from ..progress import NULL
 from .exact import KNN
 from .repair import repair as repair_lists
+from .tree import drop_self
 
 HNSW_DEFAULTS = {"M": 32, "ef_construction": 100, "ef": 64}
 
@@ -55,10 +56,10 @@ def hnsw_knn(X, k: int, *, M: int = HNSW_DEFAULTS["M"], ef_construction: int = H
         for start in range(0, n, step):
             stop = min(n, start + step)
             idx, d2 = index.knn_query(X[start:stop], k=k + 1)
-            idx, d2 = _drop_self(idx.astype(np.int64), d2, np.arange(start, stop), k)
+            idx, d2 = drop_self(idx.astype(np.int64), d2, np.arange(start, stop), k)
             indices[start:stop], distances[start:stop] = idx, np.sqrt(np.maximum(d2, 0))
             task.advance(stop - start)
-    result = KNN(indices, distances)
+    result = KNN(indices, distances, method="hnsw")
     if repair:
         with progress.task("kNN repair", total=1) as task:
             result, searched = repair_lists(X, result, seed=seed)
@@ -66,11 +67,3 @@ def hnsw_knn(X, k: int, *, M: int = HNSW_DEFAULTS["M"], ef_construction: int = H
             task.advance()
     return result
 
-
-def _drop_self(idx: np.ndarray, d2: np.ndarray, rows: np.ndarray, k: int):
-    """Remove each row's own index (or, when absent because of duplicates, its last entry)."""
-    is_self = idx == rows[:, None]
-    missing = ~is_self.any(axis=1)
-    is_self[missing, -1] = True
-    keep = ~is_self
-    return idx[keep].reshape(-1, k), d2[keep].reshape(-1, k)

@@ -20,6 +20,9 @@ class KNN:
     indices: np.ndarray    # (n, k) int64
     distances: np.ndarray  # (n, k) float32, Euclidean
     repaired: int = 0      # cells whose approximate lists were searched again exactly
+    method: str = "exact"  # the search that produced the lists: exact, kdtree or hnsw
+    choice: dict | None = None        # why ``auto`` chose it (cellwak.graph.choose), when it did
+    recall: float | None = None       # estimated recall@k of an approximate search (1.0: exact)
 
     @property
     def k(self) -> int:
@@ -27,7 +30,7 @@ class KNN:
 
     def prefix(self, k: int) -> "KNN":
         """The k nearest of a larger search: neighbours for every smaller k come for free."""
-        return KNN(self.indices[:, :k], self.distances[:, :k], self.repaired)
+        return KNN(self.indices[:, :k], self.distances[:, :k], self.repaired, self.method, self.choice, self.recall)
 
 
 def default_block_rows(n: int, budget_bytes: int = 256 << 20) -> int:

@@ -1,11 +1,17 @@
-"""k-nearest-neighbour search: the one rule that picks exact or approximate search.
+"""k-nearest-neighbour search: the one place that decides how cells' neighbours are found.
 
 Exact search (:mod:`cellwak.graph.exact`): blocked matrix products in torch, CPU or CUDA.
-Approximate search (HNSW, :mod:`cellwak.graph.approx`, with the repair of visibly failed lists,
-:mod:`cellwak.graph.repair`) for large data on the CPU. ``method="auto"`` picks exact up to
-``EXACT_MAX_CPU`` cells on the CPU (measured crossover for k = 15: exact 6.5 s at 50,000 cells and
-24 s at 100,000 vs HNSW about 10 s) and always on CUDA. Every caller (graphs for clustering,
-DEWAK's searches at k_max) uses :func:`resolve_method`, so the whole package follows one rule.
+k-d tree (:mod:`cellwak.graph.tree`): exact, fast where the data's intrinsic dimension is low
+(cytometry). HNSW (:mod:`cellwak.graph.approx`, with the repair of visibly failed lists,
+:mod:`cellwak.graph.repair`): approximate, for many cells in many dimensions.
+
+``method="auto"`` (:mod:`cellwak.graph.choose`): exact up to ``EXACT_MAX_CPU`` cells on the CPU
+(measured crossover for k = 15: exact 6.5 s at 50,000 cells and 24 s at 100,000 vs HNSW about
+10 s) and always on CUDA; above, the k-d tree or HNSW, whichever is projected faster by timing
+both on the data. An approximate search's recall@k is estimated on a sample of cells against
+their exact neighbours and kept with the lists (``KNN.recall``), as is why it was chosen.
+:func:`resolve_method` is the rule by size alone, for callers that search many derived
+representations (DEWAK) where probing each would cost more than it saves.
 """
 
 from __future__ import annotations
@@ -15,13 +21,16 @@ import numpy as np
 from ..choices import KNN_METHODS
 from ..progress import NULL
 from .approx import hnsw_knn
+from .choose import EXACT_MAX_CPU, choose, estimated_recall
 from .exact import KNN, exact_knn, neighbour_distances
+from .tree import kdtree_knn
 
-EXACT_MAX_CPU = 50_000
 METHODS = KNN_METHODS
 
 
 def resolve_method(n: int, method: str = "auto", device: str = "cpu") -> str:
+    """The search by size alone (no probe): exact up to EXACT_MAX_CPU cells on the CPU and on
+    CUDA, HNSW above."""
     if method not in METHODS:
         raise ValueError(f"unknown kNN method {method!r}; choose one of {METHODS}")
     if method != "auto":
@@ -29,12 +38,31 @@ def resolve_method(n: int, method: str = "auto", device: str = "cpu") -> str:
     return "exact" if device.startswith("cuda") or n <= EXACT_MAX_CPU else "hnsw"
 
 
-def neighbors(X, k: int, *, method: str = "auto", device: str = "cpu", seed: int = 0, progress=NULL, **options) -> KNN:
-    """kNN of the rows of ``X`` (self excluded), exact or approximate (see module docstring)."""
-    chosen = resolve_method(X.shape[0], method, device)
-    if chosen == "exact":
-        return exact_knn(X, k, device=device, progress=progress, **options)
-    return hnsw_knn(X, k, seed=seed, progress=progress, **options)
+def neighbors(X, k: int, *, method: str = "auto", device: str = "cpu", seed: int = 0, progress=NULL,
+              estimate_recall: bool = True, **options) -> KNN:
+    """kNN of the rows of ``X`` (self excluded), by the search ``method`` names or ``auto``
+    chooses (module docstring). The result carries ``method``, ``choice`` and ``recall``."""
+    if method not in METHODS:
+        raise ValueError(f"unknown kNN method {method!r}; choose one of {METHODS}")
+    if not 1 <= k < X.shape[0]:
+        raise ValueError(f"k must be in [1, n-1], got k={k} for n={X.shape[0]}")
+    with progress.task("kNN method", total=1) as task:
+        picked = choose(X, k, method, device, seed=seed, threads=options.get("threads"))
+        task.advance()
+    if picked.method == "exact":
+        knn = exact_knn(X, k, device=device, progress=progress,
+                        **{key: v for key, v in options.items() if key in ("block_rows",)})
+        knn.recall = 1.0
+    elif picked.method == "kdtree":
+        knn = kdtree_knn(X, k, tree=picked.tree, threads=options.get("threads"), progress=progress)
+    else:
+        knn = hnsw_knn(X, k, seed=seed, progress=progress, **options)
+        if estimate_recall:
+            with progress.task("kNN recall (1,000 cells vs exact)", total=1) as task:
+                knn.recall = estimated_recall(X, knn, seed=seed, device=device)
+                task.advance()
+    knn.choice = picked.evidence
+    return knn
 
 
 def recall(approx: KNN, exact: KNN) -> float:
@@ -44,5 +72,5 @@ def recall(approx: KNN, exact: KNN) -> float:
     return hits / (k * len(exact.indices))
 
 
-__all__ = ["EXACT_MAX_CPU", "KNN", "METHODS", "exact_knn", "hnsw_knn", "neighbors", "neighbour_distances",
-           "recall", "resolve_method"]
+__all__ = ["EXACT_MAX_CPU", "KNN", "METHODS", "exact_knn", "hnsw_knn", "kdtree_knn", "neighbors",
+           "neighbour_distances", "recall", "resolve_method"]

@@ -65,7 +65,7 @@ def repair(X, knn: KNN, passes: int = REPAIR_PASSES, *, max_pairs: float = MAX_P
         reach = exact_knn(X, min(len(X) - 1, REVERSE_REACH * k), rows=cells, block_rows=256)
         idx[cells], dist[cells] = reach.indices[:, :k], reach.distances[:, :k]
         _insert(idx, dist, cells, reach.indices, reach.distances, done)
-    return KNN(idx, dist), searched
+    return KNN(idx, dist, method=knn.method), searched
 
 
 def _insert(idx, dist, cells, exact_i, exact_d, done):

@@ -34,7 +34,6 @@ from ..graph.build import build_graph, directed_knn_matrix, distance_matrix
 from ..graph.exact import KNN
 from ..graph.kernels import inverse_distance
 from ..graph.knn import neighbors as knn_search
-from ..graph.knn import resolve_method
 from ..progress import NULL
 from .representation import feature_index, representation, scaled_features
 
@@ -138,15 +137,15 @@ def compute(adata, *, n_neighbors: int = 15, n_pcs: int | None = None, use_rep: 
         X = (X / np.where(norms > 0, norms, 1.0)).astype(np.float32)
     timings["representation"] = time.perf_counter() - t
     t = time.perf_counter()
-    chosen = resolve_method(X.shape[0], method, device)
-    knn = knn_search(X, n_neighbors, method=chosen, device=device, seed=random_state, progress=progress)
+    knn = knn_search(X, n_neighbors, method=method, device=device, seed=random_state, progress=progress)
     timings["knn"] = time.perf_counter() - t
     t = time.perf_counter()
     with progress.task("graph", total=1) as task:
         graph = build_graph(knn, weights=weights, symmetrize_how=symmetrize)
         task.advance()
     timings["graph"] = time.perf_counter() - t
-    params = {"k": int(n_neighbors), "knn": chosen, "metric": metric, "weights": weights,
+    params = {"k": int(n_neighbors), "knn": knn.method, "knn_recall": knn.recall, "knn_choice": knn.choice,
+              "metric": metric, "weights": weights,
               "symmetrize": symmetrize or ("fuzzy" if weights == "umap" else "union"), "seed": int(random_state),
               "device": device, **rep_info}
     return GraphContext(rep=X, knn=knn, graph=graph, rep_info=rep_info, params=params, timings=timings, _adata=adata)
@@ -182,7 +181,9 @@ def neighbors(adata, n_neighbors: int = 15, n_pcs: int | None = None, *, use_rep
     use_rep       an ``obsm`` key (``X_pca``, ``X_dino``, ...) or ``'X'`` (the scaled features);
                   None: cellwak's PCA of the scaled features (images: each channel divided by
                   its maximum; tables: each feature standardised).
-    method        auto (exact up to 50,000 cells on the CPU, HNSW above; exact on CUDA), exact, hnsw.
+    method        auto (exact up to 50,000 cells on the CPU and on CUDA; above, the k-d tree or HNSW,
+                  whichever is projected faster when both are timed on this data), exact, kdtree, hnsw.
+                  Recall of HNSW is estimated on 1,000 cells; both go into the provenance.
     metric        euclidean or cosine.
     weights       edge weights: binary, inverse, umap, gaussian, jaccard (see cellwak.graph.build).
     device        auto, cpu, cuda or cuda:N (exact search on the GPU).

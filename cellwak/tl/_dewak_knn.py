@@ -1,5 +1,7 @@
 """Neighbour lists for DEWAK: exact or HNSW plus its repair step, by the package's one rule
-(:func:`cellwak.graph.knn.resolve_method`: exact up to 50,000 cells on the CPU).
+(:func:`cellwak.graph.knn.resolve_method`: exact up to 50,000 cells on the CPU, HNSW above; DEWAK
+searches a new representation at every d it visits, so it does not pay the k-d tree/HNSW probe of
+:mod:`cellwak.graph.choose` each time; ``--knn kdtree`` asks for the tree).
 
 DEWAK needs k_max + 1 results per query for every d it visits, so the HNSW settings differ
 from ``cellwak.graph.approx``'s defaults for k = 15: a smaller graph (M = 16,
@@ -17,6 +19,7 @@ from __future__ import annotations
 from ..choices import KNN_METHODS
 from ..graph.approx import hnsw_knn
 from ..graph.knn import KNN, exact_knn, resolve_method
+from ..graph.tree import kdtree_knn
 from ..progress import NULL
 
 HNSW_DEWAK = {"M": 16, "ef_construction": 64, "ef": 0, "build_threads": 1}  # ef 0: the floor, k + 1
@@ -29,8 +32,11 @@ def resolve_knn_method(n: int, method: str = "auto") -> str:
 
 def neighbours(Y, k: int, *, method: str = "auto", seed: int = 0, progress=NULL) -> tuple[KNN, int]:
     """(k nearest neighbours of every row of ``Y``, self excluded, nearest first; cells repaired)."""
-    if resolve_knn_method(Y.shape[0], method) == "exact":
+    chosen = resolve_knn_method(Y.shape[0], method)
+    if chosen == "exact":
         return exact_knn(Y, k, progress=progress), 0
+    if chosen == "kdtree":
+        return kdtree_knn(Y, k, progress=progress), 0
     knn = hnsw_knn(Y, k, seed=seed, progress=progress, **HNSW_DEWAK)
     return knn, knn.repaired
 

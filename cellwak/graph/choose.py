@@ -1,0 +1,106 @@
+"""Which kNN search fits the data at hand: decided by timing each candidate on the data itself.
+
+The cost of a k-d tree depends on the data's intrinsic dimension, not on its column count (a
+mixture of tight populations in 18 columns can be easy, noise in 10 hard), and HNSW's cost
+depends on the dimension and the machine. So ``auto`` on more than ``EXACT_MAX_CPU`` cells on the
+CPU measures both on the data:
+
+- k-d tree: the tree is built on all cells (about a second per million cells at 8-32 dims; kept
+  when the tree wins) and ``TREE_PROBE`` random cells are queried; projected time = build +
+  per-query time x n.
+- HNSW: an index is built on a random sample of ``HNSW_PROBE`` cells and the sample queried;
+  projected time = per-cell time x n x log(n) / log(sample) (insertion and search cost grow with
+  the logarithm of the index size).
+
+The faster projection wins. Both probes cost a few seconds against searches of minutes, and the
+evidence (probe times, projections, the choice) goes into the clustering's provenance. Exact
+blocked search stays the choice up to ``EXACT_MAX_CPU`` cells and always on CUDA.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+EXACT_MAX_CPU = 50_000
+TREE_PROBE = 2_000
+HNSW_PROBE = 20_000
+TREE_SURE_SECONDS = 5.0  # a projected tree search this short needs no HNSW probe
+
+
+@dataclass
+class Choice:
+    method: str
+    tree: object = None                         # the k-d tree built while probing, when it won
+    evidence: dict = field(default_factory=dict)
+
+
+def choose(X, k: int, method: str = "auto", device: str = "cpu", *, seed: int = 0,
+           threads: int | None = None) -> Choice:
+    """The search for ``neighbors`` (``method`` other than auto is returned as given)."""
+    n = X.shape[0]
+    if method != "auto":
+        return Choice(method, evidence={"rule": "as asked"})
+    if device.startswith("cuda"):
+        return Choice("exact", evidence={"rule": "exact on CUDA"})
+    if n <= EXACT_MAX_CPU:
+        return Choice("exact", evidence={"rule": f"exact up to {EXACT_MAX_CPU:,} cells on the CPU"})
+    rng = np.random.default_rng(seed)
+    tree, tree_s, tree_detail = _probe_tree(X, k, rng, threads)
+    evidence = {"rule": "fastest projected search", "probe": {"kdtree": tree_detail},
+                "projected_seconds": {"kdtree": round(tree_s, 2)}}
+    if tree_s <= TREE_SURE_SECONDS:
+        evidence["rule"] = f"k-d tree projected under {TREE_SURE_SECONDS:g} s (HNSW not probed)"
+        return Choice("kdtree", tree, evidence)
+    hnsw_s, hnsw_detail = _probe_hnsw(X, k, rng, threads, seed)
+    evidence["probe"]["hnsw"] = hnsw_detail
+    evidence["projected_seconds"]["hnsw"] = round(hnsw_s, 2)
+    if tree_s <= hnsw_s:
+        return Choice("kdtree", tree, evidence)
+    return Choice("hnsw", None, evidence)
+
+
+def _probe_tree(X, k: int, rng, threads):
+    import torch
+
+    from .tree import build_tree
+
+    n = X.shape[0]
+    t = time.perf_counter()
+    tree = build_tree(X)
+    build = time.perf_counter() - t
+    sample = rng.choice(n, size=min(n, TREE_PROBE), replace=False)
+    t = time.perf_counter()
+    tree.query(np.asarray(X[sample], dtype=np.float32), k=k + 1, workers=threads or torch.get_num_threads())
+    query = time.perf_counter() - t
+    projected = build + query / len(sample) * n
+    return tree, projected, {"build_seconds": round(build, 3), "queries": int(len(sample)),
+                             "query_seconds": round(query, 3)}
+
+
+def _probe_hnsw(X, k: int, rng, threads, seed: int):
+    from .approx import hnsw_knn
+
+    n = X.shape[0]
+    m = min(n, HNSW_PROBE)
+    sample = np.sort(rng.choice(n, size=m, replace=False))
+    t = time.perf_counter()
+    hnsw_knn(np.asarray(X[sample], dtype=np.float32), k, seed=seed, threads=threads, repair=False)
+    seconds = time.perf_counter() - t
+    projected = seconds / m * n * math.log(n) / math.log(m)
+    return projected, {"cells": int(m), "seconds": round(seconds, 3)}
+
+
+def estimated_recall(X, knn, *, sample: int = 1_000, seed: int = 0, device: str = "cpu") -> float:
+    """Recall@k of an approximate search on ``sample`` random cells against their exact
+    neighbours (exact blocked search of those cells among all cells)."""
+    from .exact import exact_knn
+
+    n, k = knn.indices.shape
+    rows = np.sort(np.random.default_rng(seed).choice(n, size=min(n, sample), replace=False))
+    truth = exact_knn(X, k, rows=rows, device=device)
+    hits = sum(len(np.intersect1d(a, e)) for a, e in zip(knn.indices[rows], truth.indices))
+    return hits / (k * len(rows))
