@@ -21,12 +21,16 @@ def gaussian_mixture(n: int, dim: int = 32, components: int = 14, seed: int = 0)
 FLOW_MARKERS_8 = ("CD8", "TCRyd", "CD45", "TCRb", "NK1/1", "CD4", "CD19", "CD3")  # lineage markers
 
 
-def flow_resampled(n: int, dims: int = 8, seed: int = 0, jitter: float = 0.1):
-    """Real cytometry at any size: flowsom_bal's 19,225 events (../shared/data) resampled with
-    replacement to ``n`` cells, each copy moved by Gaussian noise of ``jitter`` standard deviations
-    per channel (so no two cells coincide). ``dims``: 8 (the lineage markers) or 18 (every
-    channel: the 10 markers, the 6 scatter channels, Qdot 605 and time). Columns standardised.
-    Labels: the gated cell types, -1 for ungated events."""
+def flow_resampled(n: int, dims: int = 8, seed: int = 0, jitter: float | None = None):
+    """Real cytometry at any size: flowsom_bal's 19,225 events (../shared/data) drawn by a smoothed
+    bootstrap: resampled with replacement to ``n`` cells, each copy moved by Gaussian noise of
+    ``jitter`` standard deviations per channel (default: Silverman's reference bandwidth,
+    (4 / (d + 2))^(1 / (d + 4)) m^(-1 / (d + 4)) for m events in d dims, 0.41 at 8 dims and 0.59
+    at 18), i.e. a sample of the events' Gaussian kernel density. A small jitter would leave each
+    event a tight clump of ~50 copies (at 1M cells) that a 15-NN graph never leaves: thousands of
+    clusters. ``dims``: 8 (the lineage markers) or 18 (every channel: the 10 markers, the 6
+    scatter channels, Qdot 605 and time). Columns standardised. Labels: the gated cell types,
+    -1 for ungated events."""
     from datasets import load
 
     a = load("flowsom_bal")
@@ -38,6 +42,9 @@ def flow_resampled(n: int, dims: int = 8, seed: int = 0, jitter: float = 0.1):
     else:
         raise ValueError("flowsom_bal gives 8 or 18 dims")
     X = (X - X.mean(0)) / X.std(0)
+    m, d = X.shape
+    if jitter is None:
+        jitter = (4 / (d + 2)) ** (1 / (d + 4)) * m ** (-1 / (d + 4))
     labels = np.asarray(a.obs["label"].astype(str))
     codes = {v: i for i, v in enumerate(sorted(set(labels) - {"Unlabeled", "nan"}))}
     y = np.array([codes.get(v, -1) for v in labels])

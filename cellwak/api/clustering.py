@@ -31,6 +31,16 @@ def _begin(ws, dataset: str, config):
     return ws, row, device
 
 
+def _scheduler(config) -> tuple[str | None, int]:
+    """The Dask scheduler for the Leiden runs of a sweep (the config's, else
+    $CELLWAK_DASK_SCHEDULER, else None: here), refused before any work when it does not answer;
+    with its number of workers."""
+    from ..tl import _distributed
+
+    address = _distributed.resolve(config.scheduler)
+    return address, (_distributed.check(address) if address else 0)
+
+
 def _row(key: str, labels, params: dict, metrics: dict, provenance: dict, seconds, method: str) -> tuple:
     sizes = np.bincount(np.asarray(labels)).tolist()
     return labels, {"method": method, "key": key, "params": params, "n_clusters": len(sizes), "sizes": sizes,
@@ -89,14 +99,19 @@ def cluster(ws, dataset: str, config: ClusterConfig | None = None, progress=NULL
     from ..io import labelled_mask
     from ..metrics import majority_labels
 
+    from ..tl._distributed import scheduler
+
     config = config or ClusterConfig()
     ws, row, device = _begin(ws, dataset, config)
-    with editing(ws, dataset) as adata:
+    address, workers = _scheduler(config) if tl.parse_gamma(config.gamma) == "auto" else (None, 0)
+    with editing(ws, dataset) as adata, scheduler(address):
         result = tl.cluster(adata, gamma=tl.parse_gamma(config.gamma), k=config.k, seed=config.seed, rep=config.rep,
                             n_pcs=config.n_pcs, knn_method=config.knn, weights=config.weights,
                             objective=config.objective, backend=config.backend, n_iterations=config.n_iterations,
                             subsamples=config.subsamples, n_jobs=config.jobs, device=device,
                             auto_gammas=config.auto_gammas, features=config.features, progress=progress)
+        if address:
+            result.params.update(scheduler=address, dask_workers=workers)
         true, mask = labelled_mask(adata)
         items = _sweep_rows(result.sweep) if result.sweep is not None else []
         items.append(_row("cellwak_leiden", result.labels, result.params, result.metrics, result.provenance,
@@ -140,9 +155,12 @@ def sweep(ws, dataset: str, config: SweepConfig | None = None, progress=NULL) ->
     from ..tl._leiden import image_warnings
     from ..tl.sweep import parse_gammas, run_sweep
 
+    from ..tl._distributed import scheduler
+
     config = config or SweepConfig()
     ws, _, device = _begin(ws, dataset, config)
-    with editing(ws, dataset) as adata:
+    address, workers = _scheduler(config)
+    with editing(ws, dataset) as adata, scheduler(address):
         from .interactions import sweep_scorer  # an external criterion: its files read and checked before any work
 
         criterion = sweep_scorer(adata, config.criterion)
@@ -153,6 +171,8 @@ def sweep(ws, dataset: str, config: SweepConfig | None = None, progress=NULL) ->
         result = run_sweep(adata, ctx, parse_gammas(config.gammas), seeds=config.seeds, subsamples=config.subsamples,
                            n_iterations=config.n_iterations, rule=config.rule, seed=config.seed, n_jobs=config.jobs,
                            progress=progress)
+        if address:
+            result.params.update(scheduler=address, dask_workers=workers)
         warnings = list(result.warnings) + image_warnings(adata, ctx)
         if criterion is not None:  # scored after the label-free choice: extra columns, never used to choose
             criterion.add_columns(adata, result, progress)

@@ -27,6 +27,13 @@ def _device(value: str) -> None:
         raise InputError(f"unknown --device {value!r}", "choose auto, cpu, cuda or cuda:N")
 
 
+def _scheduler_address(value) -> None:
+    if value:
+        from ..tl._distributed import resolve  # noqa: PLC0415
+
+        resolve(value)
+
+
 class _Config:
     def to_dict(self) -> dict:
         return asdict(self)
@@ -50,7 +57,7 @@ class GraphConfig(_Config):
     k: int = 15
     rep: str | None = None          # obsm key, 'X' (scaled features), None: PCA of the scaled features
     n_pcs: int = 50                 # PCA components when rep is None
-    knn: str = "auto"               # auto | exact | hnsw
+    knn: str = "auto"               # auto | exact | kdtree | hnsw
     weights: str = "binary"
     seed: int = 0
     device: str = "auto"            # auto | cpu | cuda | cuda:N
@@ -79,9 +86,11 @@ class ClusterConfig(GraphConfig):
     subsamples: int = 5              # 'auto': 80% subsamples per resolution (up to 15 where the choice is close)
     jobs: int | None = None          # 'auto': parallel Leiden processes (None: all cores, at most 8)
     auto_gammas: str = "0.05:3:30"   # 'auto': the resolutions swept: the same grid as `sweep` (tl._resolution.GRID)
+    scheduler: str | None = None     # 'auto': a Dask scheduler for the Leiden runs (None: $CELLWAK_DASK_SCHEDULER or here)
 
     def check(self) -> None:
         super().check()
+        _scheduler_address(self.scheduler)
         from ..tl._leiden import check_leiden  # noqa: PLC0415 (NumPy: only when checking)
 
         _one_of("--objective", str(self.objective).lower(), OBJECTIVES)
@@ -103,9 +112,11 @@ class SweepConfig(GraphConfig):
     rule: str = "auto"
     jobs: int | None = None
     criterion: object | None = None  # an api.interactions.SweepCriterion: external scores beside the evidence, never chooses
+    scheduler: str | None = None     # a Dask scheduler for the Leiden runs (None: $CELLWAK_DASK_SCHEDULER or here)
 
     def check(self) -> None:
         super().check()
+        _scheduler_address(self.scheduler)
         from ..tl.sweep import check_sweep, parse_gammas  # noqa: PLC0415
 
         _one_of("--rule", self.rule, GAMMA_RULES)

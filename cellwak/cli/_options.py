@@ -26,6 +26,9 @@ Knn = Annotated[Literal[KNN_METHODS], typer.Option("--knn", help="kNN search: au
                                                                    "whichever is faster when both are timed on the data.")]
 Weights = Annotated[Literal[WEIGHTS], typer.Option(help="Edge weights of the kNN graph.")]
 Device = Annotated[str, typer.Option(help="Where the kNN search runs: auto (CUDA when present), cpu, cuda or cuda:N.")]
+Scheduler = Annotated[Optional[str], typer.Option(
+    help="A Dask scheduler (tcp://host:8786) to run the sweep's Leiden runs on its workers; default: "
+         "$CELLWAK_DASK_SCHEDULER, else here (needs pip install 'cellwak[dask]').", show_default=False)]
 Jobs = Annotated[Optional[int], typer.Option(help="Parallel Leiden processes (default: all cores, at most 8).",
                                              show_default=False)]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")]

@@ -9,7 +9,7 @@ import typer
 from .. import api
 from ..api.config import DEFAULT_DATASET, ClusterConfig
 from ..choices import LEIDEN_BACKENDS, OBJECTIVES
-from ._options import DEFAULTS, Features, SUBSAMPLES, Dataset, Device, Jobs, K, Knn, NPcs, Rep, Seed, Weights
+from ._options import DEFAULTS, Features, SUBSAMPLES, Dataset, Device, Jobs, K, Scheduler, Knn, NPcs, Rep, Seed, Weights
 from ._progress import CliProgress
 from ._state import emit, home
 
@@ -33,6 +33,7 @@ def cluster(
     subsamples: Annotated[int, typer.Option(help="With --gamma auto: 80% subsamples per resolution for stability "
                                                  "(up to 15 where the choice is close).")] = SUBSAMPLES,
     jobs: Jobs = ClusterConfig.jobs,
+    scheduler: Scheduler = None,
     device: Device = DEFAULTS["device"],
     features: Features = DEFAULTS["features"],
 ):
@@ -47,7 +48,7 @@ def cluster(
     """
     config = ClusterConfig(gamma=gamma, k=k, seed=seed, rep=rep, n_pcs=n_pcs, knn=knn, weights=weights,
                            objective=objective, backend=backend, n_iterations=n_iterations, subsamples=subsamples,
-                           jobs=jobs, device=device, features=features)
+                           jobs=jobs, scheduler=scheduler, device=device, features=features)
     with CliProgress() as progress:
         out = api.cluster(home(), dataset, config, progress)
     emit(out, lambda c: render(c, out.to_dict()))

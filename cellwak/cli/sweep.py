@@ -9,7 +9,7 @@ import typer
 from .. import api
 from ..api.config import DEFAULT_DATASET, SweepConfig
 from ..choices import GAMMA_RULES
-from ._options import DEFAULTS, Features, Dataset, Device, Jobs, K, Knn, NPcs, Rep, Seed, Weights
+from ._options import DEFAULTS, Features, Dataset, Device, Jobs, K, Scheduler, Knn, NPcs, Rep, Seed, Weights
 from ._progress import CliProgress
 from .cluster import render_evidence
 from ._state import emit, home
@@ -32,6 +32,7 @@ def sweep(
     rule: Annotated[Literal[GAMMA_RULES], typer.Option(help="Label-free choice of the resolution (auto: the rule of "
                                                              "`cluster --gamma auto`, grid extended at an edge).")] = SweepConfig.rule,
     jobs: Jobs = SweepConfig.jobs,
+    scheduler: Scheduler = None,
     device: Device = DEFAULTS["device"],
     features: Features = DEFAULTS["features"],
     criterion: Criterion = None,
@@ -50,7 +51,7 @@ def sweep(
     resolution is also scored by known interactions (extra columns; never used to choose).
     """
     config = SweepConfig(gammas=gamma, seeds=seeds, subsamples=subsamples, k=k, seed=seed, rep=rep, n_pcs=n_pcs,
-                         knn=knn, weights=weights, n_iterations=n_iterations, rule=rule, jobs=jobs, device=device,
+                         knn=knn, weights=weights, n_iterations=n_iterations, rule=rule, jobs=jobs, scheduler=scheduler, device=device,
                          features=features, criterion=sweep_criterion(criterion, condition, pairs, links, info, aliases, min_score))
     with CliProgress() as progress:
         out = api.sweep(home(), dataset, config, progress)

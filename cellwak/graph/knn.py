@@ -56,7 +56,7 @@ def neighbors(X, k: int, *, method: str = "auto", device: str = "cpu", seed: int
     elif picked.method == "kdtree":
         knn = kdtree_knn(X, k, tree=picked.tree, threads=options.get("threads"), progress=progress)
     else:
-        knn = hnsw_knn(X, k, seed=seed, progress=progress, **options)
+        knn = hnsw_knn(X, k, seed=seed, progress=progress, **{**picked.options, **options})
         if estimate_recall:
             with progress.task("kNN recall (1,000 cells vs exact)", total=1) as task:
                 knn.recall = estimated_recall(X, knn, seed=seed, device=device)

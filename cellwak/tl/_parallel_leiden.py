@@ -2,6 +2,7 @@
 
 Leiden is single-threaded; a sweep is embarrassingly parallel. Workers are forked after the
 graphs are built, so they inherit them without pickling; each task returns only its labels.
+Inside :func:`._distributed.scheduler` the runs go to a Dask cluster instead (same labels).
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ def default_jobs() -> int:
 def run_many(graphs: dict, tasks: list[tuple], *, n_jobs: int | None = None, progress_task=None) -> list[np.ndarray]:
     """``graphs``: id -> sparse adjacency; ``tasks``: (graph id, gamma, seed, n_iterations).
     Returns labels per task, in order."""
+    from ._distributed import current, run_on_cluster
+
+    address = current()
+    if address is not None:
+        weighted = {gid: bool(A.nnz) and not np.all(A.data == A.data[0]) for gid, A in graphs.items()}
+        return run_on_cluster(address, graphs, weighted, tasks, progress_task)
     global _GRAPHS
     _GRAPHS = {}
     for gid, A in graphs.items():
