@@ -52,8 +52,8 @@ def probe(code: str, timeout: int = 3600) -> dict:
 
 
 DATA = {  # name: (the expression that makes (X, labels), what it is)
-    "flow8": ("flow_resampled({n}, 8)", "flowsom_bal's 8 lineage markers, resampled with jitter"),
-    "flow18": ("flow_resampled({n}, 18)", "flowsom_bal's 18 channels, resampled with jitter"),
+    "flow8": ("flow_resampled({n}, 8)", "flowsom_bal's 8 lineage markers, smoothed bootstrap (synthetic.flow_resampled)"),
+    "flow18": ("flow_resampled({n}, 18)", "flowsom_bal's 18 channels, smoothed bootstrap"),
     "mixture32": ("gaussian_mixture({n})", "Gaussian mixture, 14 components, 32 dims"),
 }
 WHO = ("cellwak", "pynndescent", "scanpy")
@@ -149,7 +149,7 @@ def run_pipeline(n: int, datasets=tuple(DATA), who=WHO):
         ours = rows[0]
         if "method" in ours:
             proj = ", ".join(f"{k} {v:.0f} s" for k, v in (ours["choice"] or {}).get("projected_seconds", {}).items())
-            notes.append(f"{data}: cellwak's auto search chose **{ours['method']}** ({proj or ours['choice'].get('rule')} "
+            notes.append(f"- {data}: cellwak's auto search chose **{ours['method']}** ({proj or ours['choice'].get('rule')} "
                          f"projected; recall estimated on 1,000 cells: {ours['recall_estimate']:.3f}).")
     lines += [""] + [f"- {DATA[d][1]}." for d in datasets] + notes
     text = "\n".join(lines)

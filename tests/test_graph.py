@@ -127,3 +127,15 @@ def test_an_explicit_method_is_not_probed(mixture):
     assert knn.method == "kdtree" and knn.choice == {"rule": "as asked"}
     with pytest.raises(ValueError, match="unknown kNN method"):
         neighbors(mixture, 5, method="annoy")
+
+
+def test_a_hopeless_tree_is_probed_with_a_tenth_of_the_queries(monkeypatch, mixture):
+    import cellwak.graph.choose as choose_mod
+
+    monkeypatch.setattr(choose_mod, "EXACT_MAX_CPU", 1000)
+    monkeypatch.setattr(choose_mod, "TREE_SURE_SECONDS", 0.0)
+    monkeypatch.setattr(choose_mod, "TREE_HOPELESS_SECONDS", 0.0)
+    picked = choose_mod.choose(mixture, 15)
+    assert picked.evidence["probe"]["kdtree"]["queries"] == choose_mod.TREE_PROBE // 10
+    monkeypatch.setattr(choose_mod, "TREE_HOPELESS_SECONDS", 1e9)
+    assert choose_mod.choose(mixture, 15).evidence["probe"]["kdtree"]["queries"] == choose_mod.TREE_PROBE
