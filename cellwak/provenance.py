@@ -64,7 +64,7 @@ def seed_everything(seed: int) -> None:
 def record(step: str, params: dict, *, seed: int | None = None, device: str | None = None,
            seconds: float | None = None) -> dict:
     """A provenance record for one step."""
-    rec = {"step": step, "params": dict(params), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    rec = {"step": step, "params": storable(dict(params)), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
            **environment(device)}
     if seed is not None:
         rec["seed"] = int(seed)
@@ -72,3 +72,15 @@ def record(step: str, params: dict, *, seed: int | None = None, device: str | No
         rec["seconds"] = round(float(seconds), 3)
     rec["argv"] = " ".join(sys.argv[1:])[:500]
     return rec
+
+
+def storable(value):
+    """The record as .h5ad can hold it in ``uns``: nested dicts stay, a list holding dicts (the
+    kNN probe's tries) becomes its JSON text (anndata writes lists only as arrays of one type)."""
+    if isinstance(value, dict):
+        return {k: storable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) and any(isinstance(v, dict) for v in value):
+        import json
+
+        return json.dumps(value)
+    return value

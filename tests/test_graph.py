@@ -139,3 +139,25 @@ def test_a_hopeless_tree_is_probed_with_a_tenth_of_the_queries(monkeypatch, mixt
     assert picked.evidence["probe"]["kdtree"]["queries"] == choose_mod.TREE_PROBE // 10
     monkeypatch.setattr(choose_mod, "TREE_HOPELESS_SECONDS", 1e9)
     assert choose_mod.choose(mixture, 15).evidence["probe"]["kdtree"]["queries"] == choose_mod.TREE_PROBE
+
+
+def test_a_probed_choice_is_saved_with_the_clustering(tmp_path, monkeypatch):
+    """The probe's evidence (a list of tries) goes into the dataset file's provenance (.h5ad
+    cannot hold a list of dicts as such) and into the catalog row."""
+    import cellwak.graph.choose as choose_mod
+    from cellwak import api
+
+    monkeypatch.setattr(choose_mod, "EXACT_MAX_CPU", 1000)
+    monkeypatch.setattr(choose_mod, "TREE_SURE_SECONDS", 0.0)
+    monkeypatch.setattr(choose_mod, "HNSW_PROBE", 2000)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 6)) + rng.integers(0, 4, size=(3000, 1)) * 5
+    csv = tmp_path / "cells.csv"
+    np.savetxt(csv, X, delimiter=",", header=",".join(f"f{i}" for i in range(6)), comments="")
+    home = tmp_path / "home"
+    api.add_dataset(home, csv, name="cells")
+    out = api.cluster(home, "cells", api.ClusterConfig(gamma=1.0))
+    assert out.params["knn"] in ("kdtree", "hnsw") and out.params["knn_recall"] > 0.95
+    assert out.params["knn_choice"]["probe"]["hnsw"]["tried"]
+    shown = api.show_clustering(home, out.clustering_id)
+    assert shown["params"]["knn_choice"]["probe"]["hnsw"]["tried"] == out.params["knn_choice"]["probe"]["hnsw"]["tried"]

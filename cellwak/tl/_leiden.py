@@ -140,7 +140,7 @@ def run_leiden(adata, ctx: GraphContext, resolution=1.0, *, key_added: str = KEY
 
         stored["evidence_json"] = json.dumps(params["evidence"])
     adata.uns.setdefault("cellwak", {})["leiden"] = {**{k: v for k, v in record.items() if v is not None and k != "params"},
-                                                     "params": stored}
+                                                     "params": provenance.storable(stored)}
     return ClusterResult(labels=labels, params=params, sizes=sizes, metrics=metrics,
                          timings={k: round(v, 3) for k, v in timings.items()}, provenance=record, sweep=swept,
                          warnings=warnings)
