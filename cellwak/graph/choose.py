@@ -118,10 +118,8 @@ def _probe_hnsw(X, k: int, rng, threads, seed: int):
 def estimated_recall(X, knn, *, sample: int = 1_000, seed: int = 0, device: str = "cpu") -> float:
     """Recall@k of an approximate search on ``sample`` random cells against their exact
     neighbours (exact blocked search of those cells among all cells)."""
-    from .exact import exact_knn
+    from .exact import KNN, exact_knn, recall
 
     n, k = knn.indices.shape
     rows = np.sort(np.random.default_rng(seed).choice(n, size=min(n, sample), replace=False))
-    truth = exact_knn(X, k, rows=rows, device=device)
-    hits = sum(len(np.intersect1d(a, e)) for a, e in zip(knn.indices[rows], truth.indices))
-    return hits / (k * len(rows))
+    return recall(KNN(knn.indices[rows], knn.distances[rows]), exact_knn(X, k, rows=rows, device=device))

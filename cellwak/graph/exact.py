@@ -33,6 +33,14 @@ class KNN:
         return KNN(self.indices[:, :k], self.distances[:, :k], self.repaired, self.method, self.choice, self.recall)
 
 
+def recall(approx: KNN, exact: KNN) -> float:
+    """Mean share of each cell's exact neighbours that the approximate search found (the same cells,
+    in the same order, in both)."""
+    k = exact.k
+    hits = sum(len(np.intersect1d(a[:k], e)) for a, e in zip(approx.indices, exact.indices))
+    return hits / (k * len(exact.indices))
+
+
 def default_block_rows(n: int, budget_bytes: int = 256 << 20) -> int:
     return int(max(1, min(n, budget_bytes // (8 * max(n, 1)))))
 

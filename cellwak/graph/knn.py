@@ -16,13 +16,11 @@ representations (DEWAK) where probing each would cost more than it saves.
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..choices import KNN_METHODS
 from ..progress import NULL
 from .approx import hnsw_knn
 from .choose import EXACT_MAX_CPU, choose, estimated_recall
-from .exact import KNN, exact_knn, neighbour_distances
+from .exact import KNN, exact_knn, neighbour_distances, recall
 from .tree import kdtree_knn
 
 METHODS = KNN_METHODS
@@ -63,13 +61,6 @@ def neighbors(X, k: int, *, method: str = "auto", device: str = "cpu", seed: int
                 task.advance()
     knn.choice = picked.evidence
     return knn
-
-
-def recall(approx: KNN, exact: KNN) -> float:
-    """Mean share of each cell's exact neighbours that the approximate search found."""
-    k = exact.k
-    hits = sum(len(np.intersect1d(a[:k], e, assume_unique=True)) for a, e in zip(approx.indices, exact.indices))
-    return hits / (k * len(exact.indices))
 
 
 __all__ = ["EXACT_MAX_CPU", "KNN", "METHODS", "exact_knn", "hnsw_knn", "kdtree_knn", "neighbors",

@@ -33,15 +33,12 @@ def run_many(graphs: dict, tasks: list[tuple], *, n_jobs: int | None = None, pro
     Returns labels per task, in order."""
     from ._distributed import current, run_on_cluster
 
+    weighted = {gid: bool(A.nnz) and not np.all(A.data == A.data[0]) for gid, A in graphs.items()}
     address = current()
     if address is not None:
-        weighted = {gid: bool(A.nnz) and not np.all(A.data == A.data[0]) for gid, A in graphs.items()}
         return run_on_cluster(address, graphs, weighted, tasks, progress_task)
     global _GRAPHS
-    _GRAPHS = {}
-    for gid, A in graphs.items():
-        weighted = bool(A.nnz) and not np.all(A.data == A.data[0])
-        _GRAPHS[gid] = (A, to_igraph(A, weighted=weighted), weighted)
+    _GRAPHS = {gid: (A, to_igraph(A, weighted=weighted[gid]), weighted[gid]) for gid, A in graphs.items()}
     n_jobs = n_jobs or default_jobs()
     results = []
     try:
