@@ -72,7 +72,7 @@ class RunsScreen(ApiScreen):
 
     def _show(self, snapshot) -> None:
         runs, detail, curves, log = snapshot
-        table = self.query_one(DataTable)
+        table = self.query_one(Table)
         keep = self.selected if table.row_count else (detail["run_id"] if detail else None)
         if detail and detail.get("progress"):
             self._etas[detail["run_id"]] = detail["progress"].get("eta_seconds")
