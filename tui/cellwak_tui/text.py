@@ -73,9 +73,11 @@ def cluster_lines(c: dict, source: dict, width: int) -> list[str]:
                      f"({source.get('effect', '')})")
         top = max(abs(m["score"]) for m in markers) or 1
         bar_width = min(12, width - 36)
+        name_width = min(16, max(8, width - 20))  # a narrow pane shortens names rather than wrapping lines
         for m in markers:
             shown = bar(abs(m["score"]) / top, bar_width) + " " if bar_width >= 4 else ""
-            lines.append(f"  {m['name'][:16]:<16} {m['direction']} {shown}{m['score']:+7.1f} ({m['effect']:+.2f})")
+            lines.append(f"  {m['name'][:name_width]:<{name_width}} {m['direction']} {shown}{m['score']:+7.1f} "
+                         f"({m['effect']:+.2f})")
     if c.get("batches"):
         lines.append("batches  " + "  ".join(f"{b} {n:,}" for b, n in list(c["batches"].items())[:6]))
     return lines

@@ -204,7 +204,7 @@ class ClustersScreen(ApiScreen):
     def _show_cluster(self, k: int) -> None:
         s = self.summary
         c = next(c for c in s["clusters"] if c["cluster"] == k)
-        width = self.app.size.width // 2 - 4  # the detail pane: half the screen (app.tcss)
+        width = self.app.size.width // 2 - 6  # the detail pane: half the screen (app.tcss), less its scrollbar room
         lines = cluster_lines(c, s.get("markers") or {}, width)
         self.query_one("#cluster-info", Static).update("\n".join(lines))
         self.query_one(CropGrid).clear()

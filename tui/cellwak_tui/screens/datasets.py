@@ -83,7 +83,7 @@ class DatasetsScreen(ApiScreen):
     def _details(self, d) -> None:
         # the pane's share of the screen (app.tcss: 2fr of 5), not its size now: the same text whether
         # or not the layout has settled when the details arrive
-        width = self.app.size.width * 2 // 5 - 5
+        width = self.app.size.width * 2 // 5 - 7  # less padding, border and the scrollbar's reserved room
         lines = [f"[b]{d.name}[/]  {d.n_obs:,} cells x {d.n_vars:,} features  ({d.format})"]
         if d.source:
             lines.append(f"source  {d.source}")
