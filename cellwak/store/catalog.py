@@ -118,7 +118,7 @@ class Catalog:
         try:
             self._conn.row_factory = sqlite3.Row
             self._conn.execute("PRAGMA busy_timeout=30000")
-            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._wal()
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except sqlite3.DatabaseError as exc:
@@ -128,17 +128,38 @@ class Catalog:
     def close(self):
         self._conn.close()
 
+    def _wal(self, patience: float = 30.0):
+        """Switch to write-ahead logging. SQLite answers 'database is locked' at once, without
+        calling the busy handler, when another process is switching a fresh file at the same
+        moment; so wait and ask again, as the busy timeout would."""
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+
     def _migrate(self):
-        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(MIGRATIONS):
-            raise WorkspaceError(f"the workspace catalog {self.path} was written by a newer cellwak "
-                                 f"(schema {version}; this one knows {len(MIGRATIONS)})",
-                                 "upgrade cellwak, or use another --home")
-        for i, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        """Bring the schema up to date. The version is read inside each write transaction, so two
+        processes opening a fresh workspace at once never both run the same migration; an
+        up-to-date catalog is only read, so opening one never waits for a writer."""
+        if self._conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS):
+            return
+        while True:
             with self.transaction():
-                for statement in filter(str.strip, script.split(";")):
+                version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+                if version > len(MIGRATIONS):
+                    raise WorkspaceError(f"the workspace catalog {self.path} was written by a newer cellwak "
+                                         f"(schema {version}; this one knows {len(MIGRATIONS)})",
+                                         "upgrade cellwak, or use another --home")
+                if version == len(MIGRATIONS):
+                    return
+                for statement in filter(str.strip, MIGRATIONS[version].split(";")):
                     self._conn.execute(statement)
-                self._conn.execute(f"PRAGMA user_version={i}")
+                self._conn.execute(f"PRAGMA user_version={version + 1}")
 
     @contextmanager
     def transaction(self):
