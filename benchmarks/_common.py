@@ -63,10 +63,12 @@ def train_on(adata, model: str, settings: dict, epochs: int, seed: int):
     import torch
 
     from cellwak.runs.request import build_task
-    from cellwak.train import TrainConfig, fit
+    from cellwak.train import fit
+    from cellwak.train.config import make_config
 
     torch.manual_seed(seed)
     task = build_task(adata, model, settings, None)
     t = time.perf_counter()
-    fit(task, TrainConfig(epochs=epochs, seed=seed, threads=torch.get_num_threads()))
+    # the model's preferred training settings (e.g. DINO's lr 5e-4, weight decay 0.04) as the CLI applies them
+    fit(task, make_config(task, {"epochs": epochs, "seed": seed, "threads": torch.get_num_threads()}))
     return task, time.perf_counter() - t

@@ -11,7 +11,8 @@ from conftest import snapshot
 
 from cellwak.errors import InputError
 from cellwak.store import Workspace
-from cellwak.tl.classify import label_sets, per_label_classifiers
+from cellwak.metrics.multilabel import label_sets
+from cellwak.tl.classify import per_label_classifiers
 
 
 def multilabel(n=600, seed=0):

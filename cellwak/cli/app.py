@@ -43,7 +43,8 @@ def main_callback(
 
 
 def _register():
-    from . import classify, cluster, clusters, data, deepwak, dewak, dino, doctor, embed, mevae, runs, score, sweep, train, vime
+    from . import (classify, cluster, clusters, cnn, data, deepwak, dewak, dino, doctor, embed, mevae, runs, score, sweep,
+                   train, vime)
 
     app.add_typer(data.app, name="data")
     app.command("cluster")(cluster.cluster)
@@ -72,6 +73,7 @@ def _register():
     train.app.command("mevae")(mevae.mevae)
     train.app.command("vae")(mevae.vae)
     train.app.command("dino")(dino.dino)
+    train.app.command("cnn")(cnn.cnn)
     app.add_typer(train.app, name="train")
     app.add_typer(runs.app, name="runs")
 

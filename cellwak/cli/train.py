@@ -130,7 +130,8 @@ def render_done(console, out: dict) -> None:
         return
     parts = []
     for name, s in result.get("stages", {}).items():
-        losses = ", ".join(f"{k} {s[k]:.4g}" for k in ("train/loss", "test/loss") if s.get(k) is not None)
+        losses = ", ".join(f"{k} {s[k]:.4g}" for k in ("train/loss", "test/loss", "test/f1_macro", "test/f1_balanced")
+                           if s.get(k) is not None)
         early = " (stopped early)" if s.get("stopped_early") else ""
         parts.append(f"{name}: {s['epochs']} epochs{early}, {losses}")
     console.print(f"run {out['run_id']} done: {out['model']} on {out['dataset']} in {result.get('seconds', 0):.1f} s "

@@ -5,7 +5,8 @@
 
 A registered factory takes the data (a float32 array/tensor, cells first) and keyword config
 and returns a :class:`cellwak.train.task.Task`. ``data_kind`` says which datasets fit ("table":
-cells x features; "image": cells x C x H x W), so a wrong kind is refused with one clear line.
+cells x features; "image": cells x C x H x W; "any": images of an image dataset, else the table),
+so a wrong kind is refused with one clear line.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from ..errors import InputError
 from .settings import choices
 
 # modules that register models when imported
-_MODULES = ("cellwak.models.autoencoder", "cellwak.models.deepwak", "cellwak.models.dino", "cellwak.models.mevae", "cellwak.models.vime")
+_MODULES = ("cellwak.models.autoencoder", "cellwak.models.cnn", "cellwak.models.deepwak", "cellwak.models.dino",
+            "cellwak.models.mevae", "cellwak.models.vime")
 
 
 @dataclass

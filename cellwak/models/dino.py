@@ -234,7 +234,7 @@ def create(data, *, cells, **settings) -> DINOTask:
     domains = np.unique(batches, return_inverse=True)[1] if batches is not None else one
     if needs_batches and domains.max() < 1:
         raise InputError("the batch column holds a single batch; cross-batch training needs at least two")
-    X = _standardise(X, domains if normalise == "batch" else one)
+    X = standardise_channels(X, domains if normalise == "batch" else one)
     sampler = _sampler(pairs, s["condition"], cells, X, batches, s["neighbours"])
     centre_ids = domains if centering == "domain" else one
     model = DINO(X.contiguous(), torch.as_tensor(centre_ids, dtype=torch.long), sampler,
@@ -269,7 +269,7 @@ def _check(**s) -> None:
         raise InputError(f"--momentum must be in [0, 1), got {s['momentum']:g}")
 
 
-def _standardise(X: torch.Tensor, groups: np.ndarray) -> torch.Tensor:
+def standardise_channels(X: torch.Tensor, groups: np.ndarray) -> torch.Tensor:
     """Each channel to zero mean and unit variance within each group (the dataset or a batch)."""
     out = torch.empty_like(X)
     for g in np.unique(groups):

@@ -18,6 +18,8 @@ DEFAULTS: dict[str, dict] = {
     "dino": {"backbone": "cnn", "width": 32, "prototypes": 1024, "hidden": 512, "bottleneck": 128, "local_crops": 2,
              "pairs": "same", "condition": "", "centering": "single", "barlow_weight": 0.0, "normalise": "dataset",
              "momentum": 0.996, "neighbours": 10, "global_scale": 0.6, "jitter": 0.5},
+    "cnn": {"label": "", "sep": "", "arch": "auto", "weights": "", "size": 0, "width": 32, "balance": True,
+            "augment": True},
 }
 
 CHOICES: dict[str, dict[str, tuple]] = {
@@ -29,6 +31,7 @@ CHOICES: dict[str, dict[str, tuple]] = {
     "vae": {"export": ("mean", "stochastic")},
     "dino": {"backbone": ("cnn", "vit"), "pairs": ("same", "condition", "neighbours"), "centering": ("single", "domain"),
              "normalise": ("dataset", "batch")},
+    "cnn": {"arch": ("auto", "small", "resnet18", "efficientnet_b0", "mlp")},
 }
 
 

@@ -53,9 +53,12 @@ class Prepared:
 def training_array(adata, rep: str | None, data_kind: str, model: str) -> np.ndarray:
     """The float32 array a model trains on: images (cells x C x H x W, each channel scaled by its
     maximum) for image models; for table models ``rep`` (an obsm key, or 'X') or, by default,
-    the scaled features (image datasets flattened)."""
+    the scaled features (image datasets flattened); for models of either kind (``any``) the
+    images of an image dataset unless ``rep`` is given, else the table."""
     from ..pp.representation import is_image_dataset, representation, scaled_features
 
+    if data_kind == "any":  # images where the dataset has them and no --rep asks otherwise, else a table
+        data_kind = "image" if is_image_dataset(adata) and rep is None else "table"
     if data_kind == "image":
         if not is_image_dataset(adata):
             raise InputError(f"model {model!r} trains on images and this dataset is a table",

@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import provenance
 from ..errors import InputError, short_list
+from ..metrics.multilabel import binary_f1, label_sets, macro
 from ..progress import NULL
 
 KEY = "cellwak_predicted_labels"
@@ -37,18 +38,6 @@ class ClassifyResult:
     test_cells: np.ndarray        # indices of the held-out cells
 
 
-def label_sets(values, sep: str = ";") -> tuple[list[frozenset], list[str]]:
-    """Parse ``a;b`` label strings (missing values: no label) into sets and the sorted names."""
-    sets = []
-    for v in values:
-        if v is None or (isinstance(v, float) and np.isnan(v)) or str(v).strip() in ("", "nan"):
-            sets.append(frozenset())
-        else:
-            sets.append(frozenset(p.strip() for p in str(v).split(sep) if p.strip()))
-    names = sorted(set().union(*sets)) if sets else []
-    return sets, names
-
-
 def _pipeline(seed: int, n: int, n_estimators: int):
     from sklearn.ensemble import ExtraTreesClassifier
     from sklearn.pipeline import make_pipeline
@@ -56,12 +45,6 @@ def _pipeline(seed: int, n: int, n_estimators: int):
 
     return make_pipeline(QuantileTransformer(n_quantiles=min(1000, n), random_state=0),
                          StandardScaler(), ExtraTreesClassifier(n_estimators=n_estimators, random_state=seed, n_jobs=-1))
-
-
-def _f1(truth: np.ndarray, pred: np.ndarray) -> float | None:
-    tp = int((truth & pred).sum())
-    denom = 2 * tp + int((~truth & pred).sum()) + int((truth & ~pred).sum())
-    return None if denom == 0 else 2 * tp / denom
 
 
 def per_label_classifiers(X, values, *, sep: str = ";", threshold: float = 0.5, test_fraction: float = 0.25,
@@ -96,17 +79,17 @@ def per_label_classifiers(X, values, *, sep: str = ";", threshold: float = 0.5, 
             y = np.concatenate([np.ones(len(pos), bool), np.zeros(len(neg), bool)])
             fit_i, eval_i, fit_y, eval_y = train_test_split(idx, y, test_size=0.25, stratify=y, random_state=seed)
             model = _pipeline(seed, len(fit_i), n_estimators).fit(X[fit_i], fit_y)
-            balanced = _f1(eval_y, model.predict_proba(X[eval_i])[:, 1] >= threshold)
+            balanced = binary_f1(eval_y, model.predict_proba(X[eval_i])[:, 1] >= threshold)
             proba[:, col] = model.predict_proba(X)[:, 1]
-            heldout = _f1(Y[test, j], proba[test, col] >= threshold)
+            heldout = binary_f1(Y[test, j], proba[test, col] >= threshold)
             per_label.append({"label": names[j], "positives": int(Y[:, j].sum()), "balanced_f1": balanced,
                               "heldout_f1": heldout, "heldout_support": int(Y[test, j].sum())})
             task.advance()
     labels = [names[j] for j in kept]
     hits = proba >= threshold
     predicted = np.array([sep.join(l for l, h in zip(labels, row) if h) for row in hits], dtype=object)
-    macro = lambda key: float(np.mean([r[key] for r in per_label if r[key] is not None] or [0.0]))  # noqa: E731
-    return ClassifyResult(labels, proba, predicted, per_label, macro("balanced_f1"), macro("heldout_f1"), test)
+    return ClassifyResult(labels, proba, predicted, per_label, macro(r["balanced_f1"] for r in per_label),
+                          macro(r["heldout_f1"] for r in per_label), test)
 
 
 def check_classify(*, threshold: float = 0.5, test_fraction: float = 0.25, n_estimators: int = 100, sep: str = ";") -> None:

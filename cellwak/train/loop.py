@@ -249,6 +249,7 @@ class _Loop:
         self.model.eval()
         totals: dict[str, float] = {}
         n = 0
+        self.task.start_evaluation(stage)
         with autocast(self.device, self.config.amp):
             for chunk in self.test_idx.split(self.plan.batch_size):
                 batch = self.data[chunk].to(self.device, non_blocking=True)
@@ -256,8 +257,9 @@ class _Loop:
                     totals[k] = totals.get(k, 0.0) + float(v) * len(chunk)
                 n += len(chunk)
         self.model.train()
-        names = sorted(totals)
-        values = ddp.from_main([totals[k] / n for k in names], self.world, self.device)
+        means = {**{k: v / n for k, v in totals.items()}, **self.task.finish_evaluation(stage)}
+        names = sorted(means)
+        values = ddp.from_main([means[k] for k in names], self.world, self.device)
         return dict(zip(names, values))
 
     def _early_stop(self, progress: dict, test_loss: float | None) -> bool:

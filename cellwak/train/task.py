@@ -68,6 +68,14 @@ class Task(ABC):
         """Metrics on held-out cells; must include ``loss``. Default: the training loss."""
         return {"loss": float(self.model(batch, stage))}
 
+    def start_evaluation(self, stage: str) -> None:
+        """Called before the held-out cells are evaluated (for metrics over all of them)."""
+
+    def finish_evaluation(self, stage: str) -> dict[str, float]:
+        """Metrics over all held-out cells, computed after every ``evaluate`` batch (e.g. a macro
+        F1, which is no average of batch values); merged with the averaged batch metrics."""
+        return {}
+
     @torch.no_grad()
     def outputs(self, data: torch.Tensor) -> dict[str, np.ndarray]:
         """Results written to the dataset when training ends (keys are AnnData keys such as

@@ -65,3 +65,38 @@ async def test_a_bad_setting_is_refused_in_the_form_and_no_run_is_recorded(blood
         await pilot.click("#start")
         await until(pilot, lambda: "X_missing" in text_of(app, "#run-error"), what="the API's refusal")
     assert api.list_runs(blood_home) == []
+
+
+@pytest.mark.slow  # one epoch of the image classifier on the 2,400 built-in crops: about 30 s
+@pilot
+async def test_the_image_classifier_trains_from_the_form_and_reports_its_f1(blood_home):
+    app = CellwakApp(str(blood_home), dataset="blood", mode="runs")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _open_form(app, pilot)
+        app.screen.query_one("#run-model").value = "cnn"
+        await until(pilot, lambda: app.screen.query("#set-arch"), what="the classifier's settings")
+        app.screen.query_one("#set-width").value = "8"
+        app.screen.query_one("#run-epochs").value = "1"
+        await pilot.click("#start")
+        await until(pilot, lambda: api.list_runs(blood_home), timeout=20, what="the run record")
+        run_id = api.list_runs(blood_home)[0]["id"]
+        await until(pilot, lambda: api.show_run(blood_home, run_id)["status"] in ("done", "failed"), timeout=150,
+                    what="the finished run")
+    shown = api.show_run(blood_home, run_id)
+    assert shown["status"] == "done", shown.get("error")
+    assert shown["params"]["model"]["width"] == 8
+    curves = api.run_curves(blood_home, run_id)["curves"]["fit"]
+    assert 0 < curves["test/f1_macro"][-1] <= 1, curves.keys()
+
+
+@pilot
+async def test_an_unknown_architecture_is_refused_in_the_form(blood_home):
+    app = CellwakApp(str(blood_home), dataset="blood", mode="runs")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _open_form(app, pilot)
+        app.screen.query_one("#run-model").value = "cnn"
+        await until(pilot, lambda: app.screen.query("#set-arch"), what="the classifier's settings")
+        app.screen.query_one("#set-arch").value = "vgg"
+        await pilot.click("#start")
+        await until(pilot, lambda: "vgg" in text_of(app, "#run-error"), what="the API's refusal")
+    assert api.list_runs(blood_home) == []
