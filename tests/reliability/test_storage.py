@@ -154,13 +154,17 @@ def test_sigkill_at_random_moments_leaves_a_consistent_workspace(cells, tmp_path
     assert run(rehearsal, *KILLABLE[command](tmp_path)).returncode == 0
     duration = time.monotonic() - t
     before = {r["id"] for r in __import__("cellwak").Workspace(home).clusterings("cells")}
-    tried = 0
-    for attempt in range(3):
+    tried = attempt = 0
+    while attempt < 3 or (tried == 0 and attempt < 8):  # at least one kill, however the machine's load varies
+        attempt += 1
         p = start(home, *KILLABLE[command](tmp_path))
-        time.sleep(rng.uniform(0.2, 0.8) * duration)  # somewhere in its run, start-up included
+        delay = rng.uniform(0.2, 0.8) * duration
+        time.sleep(delay)  # somewhere in its run, start-up included
         if p.poll() is None:
             os.killpg(p.pid, signal.SIGKILL)
             tried += 1
+        else:
+            duration = min(duration, delay)  # it ran faster than the rehearsal: aim earlier next time
         p.wait(timeout=60)
         report = consistent(home)
         assert report["checked"]["datasets"] >= 1
