@@ -104,6 +104,7 @@ def test_every_json_answer_of_every_command_is_strict(cli, workspace):
         ("train mevae", ["train", "mevae", "-d", "crops", "--epochs", "1", "--threads", "1", "--dim", "4"]),
         ("train dino", ["train", "dino", "-d", "crops", "--epochs", "1", "--threads", "1", "--width", "8",
                         "--prototypes", "32", "--batch-size", "32"]),
+        ("train cnn", ["train", "cnn", "-d", "cells", "--epochs", "1", "--threads", "1", "--width", "4"]),
         ("runs list", ["runs", "list"]),
         ("runs show", ["runs", "show", "1"]),
         ("runs logs", ["runs", "logs", "1"]),
