@@ -30,7 +30,7 @@ def test_backbones_have_torchvisions_state_dict_keys_and_shapes(arch):
     model = build(arch, 3, 7)
     mine = [(k, list(v.shape)) for k, v in model.state_dict().items()]
     assert mine == list(SHAPES[arch].items())
-    x = torch.randn(2, 3, 64, 64)
+    x = torch.randn(2, 3, 32, 32)
     model.eval()
     assert model.embed(x).shape == (2, model.dim) and model(x).shape == (2, 7)
 
