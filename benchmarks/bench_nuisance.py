@@ -109,9 +109,7 @@ def real(argv=None) -> None:
         F = _features(task, torch.cat(copies))
         turn, flip = np.concatenate(turn), np.concatenate(flip)
         cell = np.tile(np.arange(len(pick)), 8)
-        F_std = (F - F.mean(0)) / (F.std(0) + 1e-8)
-        per_cell = F_std.reshape(8, len(pick), -1)
-        within = float(per_cell.var(axis=0).mean() / F_std.var(axis=0).mean())
+        within = within_share(F, len(pick))
         cv = GroupKFold(n_splits=5)
         r2 = lambda y: cross_val_score(RidgeCV(), F, y, groups=cell, cv=cv, scoring="r2").mean()  # noqa: E731
         rows.append({"model": name, "seconds": seconds, "turn": nuisance_correlation(F, turn)["max_abs_r"],
@@ -131,6 +129,27 @@ def real(argv=None) -> None:
         lines.append(f"| {r['model']} | {r['turn']:.3f} | {r['flip']:.3f} | {r['r2_turn']:.3f} | {r['r2_flip']:.3f} | "
                      f"{r['within']:.3f} | {r['seconds']:.0f} |")
     _publish(lines, args.section)
+
+
+def copies_of(crops):
+    """The 8 exact copies of each crop (0/90/180/270 degree turns x top-bottom flip), stacked copy
+    by copy: (8 * N, C, H, W)."""
+    import torch
+
+    out = []
+    for k in range(4):
+        for f in (False, True):
+            c = torch.rot90(crops, k, dims=(-2, -1))
+            out.append(torch.flip(c, dims=[-2]) if f else c)
+    return torch.cat(out)
+
+
+def within_share(F: np.ndarray, n_cells: int) -> float:
+    """Share of the (standardised) feature variance that lies between the copies of one cell;
+    ``F`` holds the copies stacked copy by copy (8 blocks of ``n_cells`` rows)."""
+    F_std = (F - F.mean(0)) / (F.std(0) + 1e-8)
+    per_cell = F_std.reshape(-1, n_cells, F.shape[1])
+    return float(per_cell.var(axis=0).mean() / F_std.var(axis=0).mean())
 
 
 def _publish(lines: list[str], section: str | None) -> None:

@@ -59,3 +59,24 @@ def test_mevae_views_randomise_one_nuisance_each():
     assert np.allclose(np.abs(principal_angle(flipped).numpy()), math.pi / 2, atol=0.05)
     assert len(set(polarity(flipped).tolist())) == 2
     assert np.abs(principal_angle(rotated).numpy() - principal_angle(target).numpy()).max() > 0.3
+
+
+def test_border_background_gives_bright_field_crops_the_same_geometry():
+    """Stained or bright-field crops: a dark cell on a bright background (here the inverted
+    synthetic cell). With the border background the moments find the cell's axis and rotations
+    fill the uncovered corners with the background, not with black."""
+    from cellwak.models.transforms import border_background
+
+    angles = [0.0, 0.4, 1.2, -0.9]
+    dark_cells = crops([(a, 1, 1.0) for a in angles])
+    bright = 0.9 - 0.8 * dark_cells / dark_cells.amax()
+    bg = border_background(bright)
+    assert bg.shape == (4, 2, 1, 1) and torch.allclose(bg, torch.full_like(bg, 0.9))
+    found = principal_angle(bright, bg).numpy()
+    assert np.allclose(wrap(found - np.array(angles)), 0, atol=0.05)
+    turned = affine(bright, torch.full((4,), 0.7), background=bg)
+    assert torch.allclose(turned[..., 0, 0], torch.full((4, 2), 0.9), atol=1e-5)  # corners: background
+    assert affine(bright, torch.full((4,), 0.7))[..., 0, 0].max() < 0.5  # zero fill: black corners
+    target = canonical(bright, background=bg)
+    assert np.allclose(np.abs(principal_angle(target, bg).numpy()), np.pi / 2, atol=0.1)
+    assert torch.allclose(border_background(target), bg, atol=1e-4)

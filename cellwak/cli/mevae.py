@@ -24,13 +24,25 @@ def mevae(
                                                           "clean.")] = D["loss"],
     export: Annotated[Literal[C["export"]], typer.Option(help="Features from the means (deterministic) or stochastic "
                                                               "(sampled, as published).")] = D["export"],
+    free_bits: Annotated[float, typer.Option(help="Nats of KL per latent dimension and encoder that cost nothing "
+                                                  "(0: the published loss, whose product of codes collapses on real "
+                                                  "crops).")] = D["free_bits"],
+    background: Annotated[Literal[C["background"]], typer.Option(
+        help="Crop background for the rotation/polarity views: border (median of each crop's outer frame: "
+             "moments of |crop - background|, rotated corners filled with it) or zero (as published, for "
+             "dark-background fluorescence).")] = D["background"],
+    beta: Annotated[float, typer.Option(help="Weight of the KL term (1: published).")] = D["beta"],
+    warmup: Annotated[float, typer.Option(help="Share of the training steps over which the KL weight (to --beta) "
+                                               "and the sampling noise rise linearly from 0 (0: none, as "
+                                               "published).")] = D["warmup"],
 ) -> dict:
     """ME-VAE: encoders on rotation- and polarity-randomised copies of each cell, the product of
     their codes decoded into the canonical cell (major axis vertical, one polarity).
 
     Writes obsm X_mevae; then `cellwak cluster --rep X_mevae --gamma auto`.
     """
-    return {"dim": dim, "encoders": encoders, "combine": combine, "loss": loss, "export": export}
+    return {"dim": dim, "encoders": encoders, "combine": combine, "loss": loss, "export": export,
+            "free_bits": free_bits, "background": background, "beta": beta, "warmup": warmup}
 
 
 @model_command("vae")

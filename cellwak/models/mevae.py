@@ -10,9 +10,26 @@ ME-VAE: the canonical target of every cell (major axis vertical, one polarity; s
 :mod:`cellwak.pp.transforms`) is computed once; each step encoder 1 sees the target turned by a
 random angle and encoder 2 the target flipped top to bottom with probability 1/2. The sampled
 codes are combined (``product``, the published choice; ``mean`` or ``concat`` as ablations) and
-one decoder reconstructs the target. Loss = S^2 * BCE + (KL_1 + KL_2) / 2. ``loss='faithful'``
-reproduces the published inconsistency (sampling reads l as log sigma^2, the KL as log sigma);
-``clean`` uses log sigma^2 in both.
+one decoder reconstructs the target. Loss = S^2 * BCE + beta * (KL_1 + KL_2) / 2 (beta = 1 as
+published). ``loss='faithful'`` reproduces the published inconsistency (sampling reads l as
+log sigma^2, the KL as log sigma); ``clean`` uses log sigma^2 in both.
+
+Three settings keep the product of codes from collapsing on real crops (issue 16; numbers in
+benchmarks/BENCHMARKS.md, section mevae-real); ``free_bits=0, warmup=0, background='zero'`` is the
+published behaviour:
+
+- ``free_bits`` (default 0.5 nats): each latent dimension's batch-mean KL, per encoder, counts as at
+  least this much. Through a product a dimension helps the reconstruction only via mu_1 * mu_2, a
+  fourth-order gain near the prior against a second-order KL cost, so with the published loss
+  every dimension that is not open early closes and stays closed (2 of 32 left on blood_pbc28).
+- ``warmup`` (default 0.5 of the training steps): the KL weight and the sampling noise
+  (Keras' ``epsilon_std``) rise linearly from 0, so training starts as a deterministic
+  autoencoder of the product and the codes leave the prior before noise and KL arrive.
+- ``background`` (default ``border``): the median of each crop's outer frame is its background;
+  moments weigh |crop - background| and rotations fill the uncovered corners with it. With
+  ``zero`` (published; right for dark fluorescence crops) a bright-field or stained crop is aligned
+  on its background and every rotated view and target gains black corners (11% of the target
+  pixels on blood_pbc28).
 
 Features (``obsm['X_mevae']``): mu_1 (of the crop as it is) times mu_2 (of the crop aligned, its
 polarity untouched), deterministic; ``export='stochastic'`` uses sampled codes as published.
@@ -30,7 +47,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import InputError
-from .transforms import align, canonical, randomised_views
+from .transforms import align, border_background, canonical, randomised_views
 from ..train.task import Stage, Task
 from . import register
 from .settings import DEFAULTS as MODEL_DEFAULTS
@@ -70,24 +87,50 @@ class Decoder(nn.Module):
         return self.deconv(self.dense(z).view(z.shape[0], FILTERS[-1], self.side, self.side))
 
 
-def kl(mu, l, faithful: bool):
-    """KL to N(0, I) per cell, summed over dimensions; ``faithful`` reads l as log sigma."""
-    if faithful:
-        return -0.5 * (1 + 2 * l - mu ** 2 - torch.exp(2 * l)).sum(-1)
-    return -0.5 * (1 + l - mu ** 2 - torch.exp(l)).sum(-1)
+def kl(mu, l, faithful: bool, per_dim: bool = False):
+    """KL to N(0, I) per cell, summed over dimensions (``per_dim``: not summed); ``faithful`` reads
+    l as log sigma."""
+    terms = (1 + 2 * l - mu ** 2 - torch.exp(2 * l)) if faithful else (1 + l - mu ** 2 - torch.exp(l))
+    return -0.5 * terms if per_dim else -0.5 * terms.sum(-1)
 
 
-def sample(mu, l):
-    return mu + torch.exp(l / 2) * torch.randn_like(mu)  # both variants sample with l = log sigma^2
+def kl_term(mu, l, faithful: bool, free_bits: float):
+    """The batch's KL of one encoder; with ``free_bits`` > 0 each dimension's batch-mean KL counts
+    as at least that many nats (Kingma et al. 2016), so a dimension costs nothing until it carries
+    more than that."""
+    per_dim = kl(mu, l, faithful, per_dim=True).mean(0)
+    return per_dim.clamp_min(free_bits).sum() if free_bits > 0 else per_dim.sum()
+
+
+def sample(mu, l, epsilon_std: float = 1.0):
+    """mu + sigma * eps with eps ~ N(0, epsilon_std^2) (Keras' ``epsilon_std``, 1 as published); both loss
+    variants sample with l = log sigma^2."""
+    if epsilon_std == 0:
+        return mu
+    return mu + torch.exp(l / 2) * torch.randn_like(mu) * epsilon_std
 
 
 class MultiEncoderVAE(nn.Module):
     def __init__(self, channels: int, size: int, dim: int, encoders: int = 2, combine: str = "product",
-                 loss: str = "faithful"):
+                 loss: str = "faithful", beta: float = 1.0, free_bits: float = 0.0, warmup: float = 0.0,
+                 background: str = "zero"):
         super().__init__()
         self.encoders = nn.ModuleList(Encoder(channels, size, dim) for _ in range(encoders))
         self.decoder = Decoder(channels, size, dim * encoders if combine == "concat" else dim)
         self.combine_kind, self.faithful, self.size = combine, loss == "faithful", size
+        self.beta, self.free_bits, self.warmup, self.background = beta, free_bits, warmup, background
+        self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))  # for the KL warm-up; checkpointed
+        self.total_steps = 0
+
+    def bg(self, images):
+        return border_background(images) if self.background == "border" else None
+
+    def ramp(self) -> float:
+        """1, or during the warm-up the share of it done: the KL weight is beta * ramp and the sampling
+        noise epsilon_std = ramp, so training starts as a deterministic autoencoder of the product."""
+        if self.warmup <= 0 or self.total_steps <= 0 or not self.training:
+            return 1.0
+        return min(1.0, float(self.steps_done) / (self.warmup * self.total_steps))
 
     def combine(self, codes):
         if self.combine_kind == "product":
@@ -97,19 +140,26 @@ class MultiEncoderVAE(nn.Module):
         return torch.cat(codes, dim=-1)
 
     def views(self, target):
-        return [*randomised_views(target), *[target] * (len(self.encoders) - 2)]
+        return [*randomised_views(target, background=self.bg(target)), *[target] * (len(self.encoders) - 2)]
 
     def forward(self, target, stage: str = "fit"):
         stats = [enc(v) for enc, v in zip(self.encoders, self.views(target))]
-        z = self.combine([sample(mu, l) for mu, l in stats])
+        ramp = self.ramp()
+        z = self.combine([sample(mu, l, ramp) for mu, l in stats])
         recon = self.decoder(z)
         bce = F.binary_cross_entropy(recon, target.clamp(0, 1), reduction="mean") * self.size ** 2
-        return bce + 0.5 * torch.stack([kl(mu, l, self.faithful).mean() for mu, l in stats]).sum()
+        kls = torch.stack([kl_term(mu, l, self.faithful, self.free_bits) for mu, l in stats])
+        return bce + self.beta * ramp * 0.5 * kls.sum()
+
+    def export_inputs(self, crops):
+        """What each encoder sees when features are exported: the crop as it is, the crop aligned
+        (polarity untouched), the canonical crop for any further encoder."""
+        bg = self.bg(crops)
+        return [crops, align(crops, bg)] + [canonical(crops, background=bg)] * (len(self.encoders) - 2)
 
     @torch.no_grad()
     def features(self, crops, stochastic: bool = False):
-        inputs = [crops, align(crops)] + [canonical(crops)] * (len(self.encoders) - 2)
-        stats = [enc(v) for enc, v in zip(self.encoders, inputs)]
+        stats = [enc(v) for enc, v in zip(self.encoders, self.export_inputs(crops))]
         return self.combine([sample(mu, l) if stochastic else mu for mu, l in stats])
 
 
@@ -140,6 +190,14 @@ class ImageVAETask(Task):
     def stages(self) -> list[Stage]:
         return [Stage("fit", self.epochs, self.model.parameters)]
 
+    def configure_scheduler(self, optimizer, stage: Stage, total_steps: int):
+        self.model.total_steps = total_steps  # the KL warm-up's length is a share of these
+        return None
+
+    def after_step(self, stage: str) -> None:
+        if hasattr(self.model, "steps_done"):
+            self.model.steps_done += 1
+
     def default_batch_size(self, n_train: int) -> int:
         return min(64, n_train)
 
@@ -167,7 +225,8 @@ def _prepare(data, dim: int) -> tuple[torch.Tensor, int]:
 
 @register("mevae", defaults=MODEL_DEFAULTS["mevae"],
           data_kind="image", description="ME-VAE: encoders on rotation- and polarity-randomised copies, product of codes")
-def create_mevae(data, *, dim, encoders, combine, loss, export) -> ImageVAETask:
+def create_mevae(data, *, dim, encoders, combine, loss, export, beta=1.0, free_bits=0.0, warmup=0.0,
+                 background="zero") -> ImageVAETask:
     if encoders < 2:
         raise InputError(f"--encoders must be at least 2, got {encoders}", "for one encoder train `vae`")
     if combine not in ("product", "mean", "concat"):
@@ -176,10 +235,19 @@ def create_mevae(data, *, dim, encoders, combine, loss, export) -> ImageVAETask:
         raise InputError(f"unknown --loss {loss!r}", "choose faithful or clean")
     if export not in ("mean", "stochastic"):
         raise InputError(f"unknown --export {export!r}", "choose mean or stochastic")
+    if beta < 0:
+        raise InputError(f"--beta must be 0 or more, got {beta:g}")
+    if free_bits < 0:
+        raise InputError(f"--free-bits must be 0 or more, got {free_bits:g}")
+    if not 0 <= warmup <= 1:
+        raise InputError(f"--warmup must be between 0 and 1 (a share of the training steps), got {warmup:g}")
+    if background not in ("border", "zero"):
+        raise InputError(f"unknown --background {background!r}", "choose border or zero")
     crops, size = _prepare(data, dim)
-    model = MultiEncoderVAE(crops.shape[1], size, dim, encoders, combine, loss)
-    targets = torch.cat([canonical(c) for c in crops.split(1024)])
-    config = {"dim": dim, "encoders": encoders, "combine": combine, "loss": loss, "export": export, "size": size}
+    model = MultiEncoderVAE(crops.shape[1], size, dim, encoders, combine, loss, beta, free_bits, warmup, background)
+    targets = torch.cat([canonical(c, background=model.bg(c)) for c in crops.split(1024)])
+    config = {"dim": dim, "encoders": encoders, "combine": combine, "loss": loss, "export": export, "beta": beta,
+              "free_bits": free_bits, "warmup": warmup, "background": background, "size": size}
     return ImageVAETask("mevae", model, targets, crops, config)
 
 

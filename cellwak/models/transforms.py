@@ -1,8 +1,12 @@
 """Nuisance transforms of cell crops: the generator ME-VAE needs and nobody ships
 (shared/methods/extractors.md A.2, A.8 item 4).
 
-Images are float tensors (N, C, H, W) with the cell near the centre on a dark background.
-Geometry comes from the intensity moments of the channel sum:
+Images are float tensors (N, C, H, W) with the cell near the centre. Geometry comes from the
+intensity moments of the channel sum, which assumes a dark (zero) background; every function takes
+an optional ``background`` (N, C, 1, 1) (e.g. :func:`border_background`, the median of each crop's
+outer frame): then the moments weigh |image - background| and rotations fill the corners they
+uncover with the background instead of zero, so bright-field or stained crops on a bright
+background (blood smears, imaging flow) get the same geometry as fluorescence crops:
 
 - ``principal_angle``: the angle of the major axis (radians, counter-clockwise from the x axis,
   in (-pi/2, pi/2]) from the second central moments;
@@ -31,9 +35,22 @@ def _grid(images: torch.Tensor):
     return ys, xs
 
 
-def moments(images: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Centroid (cx, cy) and central moments mu20, mu02, mu11, mu03 of the channel sum."""
-    m = images.sum(dim=1).clamp_min(0)
+def border_background(images: torch.Tensor) -> torch.Tensor:
+    """Each crop's background per channel: the median of its outer one-pixel frame, (N, C, 1, 1)."""
+    frame = torch.cat([images[..., 0, :], images[..., -1, :], images[..., 1:-1, 0], images[..., 1:-1, -1]], dim=-1)
+    return frame.median(dim=-1).values[..., None, None]
+
+
+def _weight(images: torch.Tensor, background: torch.Tensor | None) -> torch.Tensor:
+    if background is None:
+        return images.sum(dim=1).clamp_min(0)
+    return (images - background).abs().sum(dim=1)
+
+
+def moments(images: torch.Tensor, background: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """Centroid (cx, cy) and central moments mu20, mu02, mu11, mu03 of the channel sum (of
+    |images - background| when a background is given)."""
+    m = _weight(images, background)
     ys, xs = _grid(images)
     total = m.sum(dim=(1, 2)).clamp_min(1e-12)
     cx = (m * xs[None, None, :]).sum(dim=(1, 2)) / total
@@ -44,17 +61,20 @@ def moments(images: torch.Tensor) -> dict[str, torch.Tensor]:
     return {"cx": cx, "cy": cy, "mu20": mu(2, 0), "mu02": mu(0, 2), "mu11": mu(1, 1), "mu03": mu(0, 3)}
 
 
-def principal_angle(images: torch.Tensor) -> torch.Tensor:
+def principal_angle(images: torch.Tensor, background: torch.Tensor | None = None) -> torch.Tensor:
     """Angle of the major axis, counter-clockwise from the x axis in image coordinates (y down)."""
-    mo = moments(images)
+    mo = moments(images, background)
     return 0.5 * torch.atan2(2 * mo["mu11"], mo["mu20"] - mo["mu02"])
 
 
 def affine(images: torch.Tensor, angle: torch.Tensor, scale: torch.Tensor | None = None,
-           center: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+           center: tuple[torch.Tensor, torch.Tensor] | None = None,
+           background: torch.Tensor | None = None) -> torch.Tensor:
     """Rotate each crop by ``angle`` (radians, the content turns counter-clockwise on screen, i.e.
     from +x towards -y) about ``center`` (default: the crop centre), then move that centre to the
-    crop centre and magnify by ``scale``. Bilinear, zero outside."""
+    crop centre and magnify by ``scale``. Bilinear; outside the crop: ``background`` (default zero)."""
+    if background is not None:
+        return affine(images - background, angle, scale, center) + background
     n, _, h, w = images.shape
     angle = torch.as_tensor(angle, dtype=images.dtype, device=images.device).expand(n)
     scale = torch.ones_like(angle) if scale is None else torch.as_tensor(scale, dtype=images.dtype).expand(n)
@@ -79,53 +99,57 @@ def affine(images: torch.Tensor, angle: torch.Tensor, scale: torch.Tensor | None
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
 
 
-def align(images: torch.Tensor) -> torch.Tensor:
+def align(images: torch.Tensor, background: torch.Tensor | None = None) -> torch.Tensor:
     """Major axis vertical, the intensity centroid at the crop centre."""
-    mo = moments(images)
+    mo = moments(images, background)
     angle = 0.5 * torch.atan2(2 * mo["mu11"], mo["mu20"] - mo["mu02"])
     # sampling with +angle brings the axis at `angle` onto +x; a further pi/2 makes it vertical
-    return affine(images, angle - math.pi / 2, center=(mo["cx"], mo["cy"]))
+    return affine(images, angle - math.pi / 2, center=(mo["cx"], mo["cy"]), background=background)
 
 
-def polarity(images: torch.Tensor) -> torch.Tensor:
+def polarity(images: torch.Tensor, background: torch.Tensor | None = None) -> torch.Tensor:
     """+1 where the third vertical moment is >= 0 (heavier tail downwards), else -1."""
-    return torch.where(moments(images)["mu03"] >= 0, 1.0, -1.0)
+    return torch.where(moments(images, background)["mu03"] >= 0, 1.0, -1.0)
 
 
-def orient(images: torch.Tensor) -> torch.Tensor:
+def orient(images: torch.Tensor, background: torch.Tensor | None = None) -> torch.Tensor:
     """Flip (top to bottom) the crops whose polarity is -1."""
-    flip = polarity(images) < 0
+    flip = polarity(images, background) < 0
     out = images.clone()
     out[flip] = torch.flip(images[flip], dims=[-2])
     return out
 
 
-def normalise_size(images: torch.Tensor, fraction: float = 0.2) -> torch.Tensor:
+def normalise_size(images: torch.Tensor, fraction: float = 0.2,
+                   background: torch.Tensor | None = None) -> torch.Tensor:
     """Scale so that the radius of gyration sqrt(mu20 + mu02) is ``fraction`` of the crop size."""
-    mo = moments(images)
+    mo = moments(images, background)
     radius = torch.sqrt((mo["mu20"] + mo["mu02"]).clamp_min(1e-6))
     scale = fraction * images.shape[-1] / radius
-    return affine(images, torch.zeros_like(radius), scale=scale, center=(mo["cx"], mo["cy"]))
+    return affine(images, torch.zeros_like(radius), scale=scale, center=(mo["cx"], mo["cy"]), background=background)
 
 
-def canonical(images: torch.Tensor, size: bool = False, fraction: float = 0.2) -> torch.Tensor:
+def canonical(images: torch.Tensor, size: bool = False, fraction: float = 0.2,
+              background: torch.Tensor | None = None) -> torch.Tensor:
     """ME-VAE's target: major axis vertical, one polar orientation, optionally one size."""
-    out = orient(align(images))
-    return normalise_size(out, fraction) if size else out
+    out = orient(align(images, background), background)
+    return normalise_size(out, fraction, background) if size else out
 
 
-def randomised_views(target: torch.Tensor, generator: torch.Generator | None = None):
+def randomised_views(target: torch.Tensor, generator: torch.Generator | None = None,
+                     background: torch.Tensor | None = None):
     """(target turned by a uniform random angle, target flipped top to bottom with probability 1/2)."""
     n = target.shape[0]
     angles = torch.rand(n, generator=generator, device=target.device, dtype=target.dtype) * 2 * math.pi
     flip = torch.rand(n, generator=generator, device=target.device) < 0.5
     flipped = torch.where(flip[:, None, None, None], torch.flip(target, dims=[-2]), target)
-    return affine(target, angles), flipped
+    return affine(target, angles, background=background), flipped
 
 
-def mevae_views(images: torch.Tensor, generator: torch.Generator | None = None, size: bool = False):
+def mevae_views(images: torch.Tensor, generator: torch.Generator | None = None, size: bool = False,
+                background: torch.Tensor | None = None):
     """(rotation-randomised input, polarity-randomised input, canonical target) for each crop:
     input 1 is the target turned by a uniform random angle, input 2 the target flipped top to
     bottom with probability 1/2."""
-    target = canonical(images, size=size)
-    return (*randomised_views(target, generator), target)
+    target = canonical(images, size=size, background=background)
+    return (*randomised_views(target, generator, background), target)
