@@ -4,6 +4,9 @@
                                                              kNN + graph + Leiden vs pynndescent + igraph and scanpy
     python benchmarks/bench_scale.py sweep [--n 100000]       20-resolution sweep vs a plain igraph loop
     python benchmarks/bench_scale.py gpu-knn [--n 1000000]    exact kNN on CUDA (skips without a GPU)
+    python benchmarks/bench_scale.py leiden-policy [--n 100000] [--data flow8 mixture32]
+                                                             Leiden iterations: 2 vs cellwak's policy (until
+                                                             modularity stops improving, at most 20)
 
 Data: the Gaussian mixture of benchmarks/synthetic.py (14 components, 32 dims) and, for the
 pipeline, flowsom_bal resampled with jitter to any size at 8 and 18 dims (synthetic.flow_resampled). Every measurement
@@ -203,6 +206,53 @@ print(json.dumps({{"name": "plain loop: kNN + 20 igraph Leiden runs, no evidence
     update_section(f"scale-sweep-{n}", text)
 
 
+def run_leiden_policy(n: int, datasets):
+    """The same graph clustered at gamma = 1 with 1, 2 and 5 Leiden iterations and with cellwak's
+    policy (iterate while modularity improves, at most 20): time, modularity, clusters, ARI against
+    the labels and against the policy's partition."""
+    rows = []
+    for name in datasets:
+        make, what = DATA[name]
+        code = f"""
+from synthetic import flow_resampled
+X, labels = {make.format(n=n)}
+from sklearn.metrics import adjusted_rand_score as ari
+from cellwak.graph import neighbors
+from cellwak.graph.build import knn_graph
+from cellwak.graph.leiden import leiden, to_igraph
+kn = neighbors(X, 15); G = knn_graph(kn); g = to_igraph(G, weighted=False)
+out = []
+ref = None
+for label, iters in (("cellwak policy", -1), ("1 iteration", 1), ("2 iterations", 2), ("5 iterations", 5)):
+    t = time.perf_counter(); lab = leiden(G, 1.0, seed=0, n_iterations=iters, graph=g); s = time.perf_counter() - t
+    ref = lab if ref is None else ref
+    known = np.asarray([str(v) not in ("-1", "nan", "None", "Unlabeled") for v in labels])
+    out.append({{"policy": label, "seconds": s, "modularity": g.modularity(lab.tolist()), "clusters": int(lab.max()) + 1,
+                 "ari": ari(np.asarray(labels)[known], lab[known]), "ari_vs_policy": ari(ref, lab)}})
+print(json.dumps(out))
+"""
+        out = subprocess.run([sys.executable, "-c", PRELUDE + code], capture_output=True, text=True, timeout=7200)
+        if out.returncode != 0:
+            raise RuntimeError(out.stderr[-3000:])
+        for r in json.loads(out.stdout.strip().splitlines()[-1]):
+            rows.append({"data": name, **r})
+            print(json.dumps(rows[-1]), flush=True)
+    lines = [f"### Leiden iteration policy on {n:,} cells (gamma = 1)", "",
+             f"`python benchmarks/bench_scale.py leiden-policy --n {n} --data {' '.join(datasets)}` - {machine()}; "
+             "one graph per dataset (cellwak kNN, k = 15, unweighted), igraph Leiden, seed 0.", "",
+             "| data | iterations | seconds | x policy | modularity | clusters | ARI vs labels | ARI vs policy |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name in datasets:
+        mine = [r for r in rows if r["data"] == name]
+        base = mine[0]["seconds"]
+        for r in mine:
+            lines.append(f"| {name} | {r['policy']} | {r['seconds']:.1f} | {r['seconds'] / base:.2f} | "
+                         f"{r['modularity']:.4f} | {r['clusters']} | {r['ari']:.3f} | {r['ari_vs_policy']:.3f} |")
+    text = "\n".join(lines)
+    print(text)
+    update_section(f"scale-leiden-policy-{n}", text)
+
+
 def run_gpu_knn(n: int):
     code = f"""
 import torch
@@ -229,7 +279,7 @@ print(json.dumps({{"seconds": total, "recall": recall(kn.indices, queries, T), "
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=["pipeline", "sweep", "gpu-knn"])
+    ap.add_argument("what", choices=["pipeline", "sweep", "gpu-knn", "leiden-policy"])
     ap.add_argument("--n", type=int)
     ap.add_argument("--data", nargs="+", choices=list(DATA), default=list(DATA))
     ap.add_argument("--who", nargs="+", choices=WHO, default=list(WHO))
@@ -238,6 +288,8 @@ def main():
         run_pipeline(args.n or 1_000_000, args.data, args.who)
     elif args.what == "sweep":
         run_sweep(args.n or 100_000)
+    elif args.what == "leiden-policy":
+        run_leiden_policy(args.n or 100_000, args.data if args.data != list(DATA) else ["flow8", "mixture32"])
     else:
         run_gpu_knn(args.n or 1_000_000)
 
