@@ -85,6 +85,7 @@ def compare(gpu: list, cpu: list) -> float:
 
 
 def main(argv=None) -> None:
+    import numpy as np
     import torch
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -106,10 +107,8 @@ def main(argv=None) -> None:
         name, epochs = PLAN[model]
         adata = load(name)
         if args.quick:
-            import numpy as np
-
-            rows_ = np.sort(np.random.default_rng(0).choice(adata.n_obs, 600, replace=False))
-            adata, epochs = adata[rows_].copy(), 2
+            cells = np.sort(np.random.default_rng(0).choice(adata.n_obs, 600, replace=False))
+            adata, epochs = adata[cells].copy(), 2
         full = train(adata, model, epochs=epochs, seed=args.seed, device=args.device)
         big = train(adata, model, epochs=max(1, epochs // 5), seed=args.seed, device=args.device,
                     batch_size=4 * full["batch_size"])

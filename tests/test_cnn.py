@@ -19,7 +19,8 @@ from cellwak.errors import InputError
 from cellwak.metrics.multilabel import held_out_f1
 from cellwak.models import create_task
 from cellwak.models._cnn_archs import build
-from cellwak.models.cnn import dihedral, load_weights, targets_of
+from cellwak.models.cnn import load_weights, targets_of
+from cellwak.models.transforms import dihedral
 from cellwak.train import TrainConfig, fit
 
 SHAPES = json.loads((Path(__file__).parent / "data" / "torchvision_state_shapes.json").read_text())

@@ -21,9 +21,6 @@ from torch import nn
 
 from ._dino_nets import SmallCNN
 
-ARCHS = ("auto", "small", "resnet18", "efficientnet_b0", "mlp")
-
-
 # ---- ResNet-18 -------------------------------------------------------------------------------
 
 class BasicBlock(nn.Module):

@@ -42,8 +42,9 @@ from ..errors import InputError
 from ..metrics.multilabel import held_out_f1, label_sets
 from ..train.task import Stage, Task
 from . import register
-from ._cnn_archs import ARCHS, build
+from ._cnn_archs import build
 from .dino import standardise_channels
+from .transforms import dihedral
 from .settings import DEFAULTS as MODEL_DEFAULTS
 
 
@@ -54,9 +55,8 @@ class Classifier(nn.Module):
         self.backbone = backbone
         self.register_buffer("images", images, persistent=False)
         self.register_buffer("targets", targets, persistent=False)
-        self.register_buffer("weight", weight if weight is not None else torch.ones(targets.shape[-1] if multi else 1),
-                             persistent=False)
-        self.multi, self.balanced, self.augment = multi, weight is not None, augment
+        self.register_buffer("weight", weight, persistent=False)  # None: no balancing
+        self.multi, self.augment = multi, augment
         self._ddp_params_and_buffers_to_ignore = ["images", "targets", "weight"]
 
     def logits(self, index: torch.Tensor, augment: bool = False) -> torch.Tensor:
@@ -66,9 +66,8 @@ class Classifier(nn.Module):
     def loss(self, logits: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         y = self.targets[index]
         if self.multi:
-            pos_weight = self.weight if self.balanced else None
-            return F.binary_cross_entropy_with_logits(logits.float(), y, pos_weight=pos_weight)
-        return F.cross_entropy(logits.float(), y, weight=self.weight if self.balanced else None)
+            return F.binary_cross_entropy_with_logits(logits.float(), y, pos_weight=self.weight)
+        return F.cross_entropy(logits.float(), y, weight=self.weight)
 
     def forward(self, batch: torch.Tensor, stage: str = "fit") -> torch.Tensor:
         index = batch[:, 0].long()
@@ -77,19 +76,6 @@ class Classifier(nn.Module):
     def predict(self, logits: torch.Tensor) -> torch.Tensor:
         """Probabilities (softmax or per-label sigmoid)."""
         return torch.sigmoid(logits.float()) if self.multi else torch.softmax(logits.float(), dim=1)
-
-
-def dihedral(x: torch.Tensor) -> torch.Tensor:
-    """Each crop turned by a random multiple of 90 degrees and flipped with probability 1/2
-    (torch's generator, which checkpoints carry, so a resumed run draws the same)."""
-    choice = torch.randint(0, 8, (len(x),), device=x.device)
-    out = x.clone()
-    for g in range(8):
-        rows = choice == g
-        if rows.any():
-            y = torch.rot90(x[rows], g % 4, dims=(2, 3))
-            out[rows] = torch.flip(y, dims=(3,)) if g >= 4 else y
-    return out
 
 
 class CNNTask(Task):
@@ -206,12 +192,17 @@ def balance_weights(targets: torch.Tensor, labelled: np.ndarray, classes: int, m
     return len(t) / (classes * counts)
 
 
-def load_weights(backbone: nn.Module, path: str) -> str:
-    """Load a local weights file into ``backbone`` (head left as is when its size differs; a first
-    convolution of other channels averaged over them); returns the file's sha256."""
+def weights_file(path: str) -> Path:
     file = Path(path).expanduser()
     if not file.is_file():
         raise InputError(f"--weights {path}: no such file", "give the path of a local .pt/.pth state_dict")
+    return file
+
+
+def load_weights(backbone: nn.Module, path: str) -> str:
+    """Load a local weights file into ``backbone`` (head left as is when its size differs; a first
+    convolution of other channels averaged over them); returns the file's sha256."""
+    file = weights_file(path)
     try:
         state = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's input
@@ -248,14 +239,12 @@ def load_weights(backbone: nn.Module, path: str) -> str:
 
 
 def _check(s: dict) -> None:
-    if s["arch"] not in ARCHS:
-        raise InputError(f"unknown --arch {s['arch']!r}", f"choose one of {', '.join(ARCHS)}")
     if s["size"] < 0 or 0 < s["size"] < 16:
         raise InputError(f"--size must be 0 (automatic) or at least 16 pixels, got {s['size']}")
     if s["width"] < 1:
         raise InputError(f"--width must be at least 1, got {s['width']}")
-    if s["weights"] and not Path(s["weights"]).expanduser().is_file():
-        raise InputError(f"--weights {s['weights']}: no such file", "give the path of a local .pt/.pth state_dict")
+    if s["weights"]:
+        weights_file(s["weights"])  # refused before any data is read
 
 
 DEFAULTS = MODEL_DEFAULTS["cnn"]

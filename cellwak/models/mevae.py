@@ -225,8 +225,7 @@ def _prepare(data, dim: int) -> tuple[torch.Tensor, int]:
 
 @register("mevae", defaults=MODEL_DEFAULTS["mevae"],
           data_kind="image", description="ME-VAE: encoders on rotation- and polarity-randomised copies, product of codes")
-def create_mevae(data, *, dim, encoders, combine, loss, export, beta=1.0, free_bits=0.0, warmup=0.0,
-                 background="zero") -> ImageVAETask:
+def create_mevae(data, *, dim, encoders, combine, loss, export, beta, free_bits, warmup, background) -> ImageVAETask:
     if encoders < 2:
         raise InputError(f"--encoders must be at least 2, got {encoders}", "for one encoder train `vae`")
     if combine not in ("product", "mean", "concat"):

@@ -17,7 +17,9 @@ background (blood smears, imaging flow) get the same geometry as fluorescence cr
 - ``normalise_size``: scale so that the radius of gyration is ``fraction`` of the crop size;
 - ``canonical``: align, orient and (optionally) normalise size: ME-VAE's target;
 - ``mevae_views``: (rotation-randomised input, polarity-randomised input, canonical target), the
-  triplets of ME-VAE's example data, from any crops.
+  triplets of ME-VAE's example data, from any crops;
+- ``dihedral``: each crop turned by a random quarter turn and flipped at random (the image
+  classifier's augmentation: exact, no interpolation).
 """
 
 from __future__ import annotations
@@ -153,3 +155,16 @@ def mevae_views(images: torch.Tensor, generator: torch.Generator | None = None, 
     bottom with probability 1/2."""
     target = canonical(images, size=size, background=background)
     return (*randomised_views(target, generator, background), target)
+
+
+def dihedral(x: torch.Tensor) -> torch.Tensor:
+    """Each crop turned by a random multiple of 90 degrees and flipped with probability 1/2
+    (torch's generator, which checkpoints carry, so a resumed run draws the same)."""
+    choice = torch.randint(0, 8, (len(x),), device=x.device)
+    out = x.clone()
+    for g in range(8):
+        rows = choice == g
+        if rows.any():
+            y = torch.rot90(x[rows], g % 4, dims=(2, 3))
+            out[rows] = torch.flip(y, dims=(3,)) if g >= 4 else y
+    return out
