@@ -74,6 +74,7 @@ def _pairs(tmp):
     return tmp / "pairs.csv"
 
 
+@pytest.mark.slow  # every command once, training runs included: 15-30 s, the default set's largest test
 def test_every_json_answer_of_every_command_is_strict(cli, workspace):
     tmp = workspace
     calls = [
