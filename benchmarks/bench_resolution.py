@@ -111,8 +111,11 @@ def quality(names, seeds, cli_check: bool, jobs: int, cli_from: Path | None = No
                        "seconds_auto": round(t_auto, 1), "seconds_gamma1": round(t_one, 1)}
                 if cli_check and seed == seeds[0]:
                     cmd = [str(Path(sys.executable).parent / "cellwak"), "--home", home, "--json", "cluster", "-d", ds, "--gamma", "auto",
-                           "--seed", str(seed), "--jobs", str(jobs)] + (["--rep", rep] if rep else [])
-                    out = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+                           "--seed", str(seed)] + (["--jobs", str(jobs)] if jobs else []) + (["--rep", rep] if rep else [])
+                    done = subprocess.run(cmd, capture_output=True, text=True)
+                    if done.returncode != 0:
+                        raise RuntimeError(f"{' '.join(cmd)} failed: {done.stderr.strip()[-2000:]}")
+                    out = json.loads(done.stdout)
                     row.update(cli_gamma=out["gamma"], cli_ari=out["metrics"]["ari"],
                                cli_agrees=out["gamma"] == auto.gamma and abs(out["metrics"]["ari"] - auto.metrics["ari"]) < 1e-9)
                 earlier = earlier_run(cli_from, name, seed) if cli_from else None
@@ -137,7 +140,7 @@ def report(rows: list[dict], seeds, threads: int, jobs) -> str:
         f"{threads} thread(s) per process, Leiden jobs {jobs or 'the CLI default (all cores, here 2)'}.",
         "Each dataset added to a fresh workspace and clustered by `api.cluster(ws, name, ClusterConfig(gamma='auto', seed=s))`,",
         "the call behind `cellwak cluster --gamma auto --seed s` (PCA 50 of the scaled features, exact kNN k=15, union graph,",
-        "igraph Leiden until modularity stops improving; grid 0.05..3, 30 log-spaced, extended at an edge; 5 random 80%",
+        "igraph Leiden while an iteration gains > 0.1% modularity (at most 20); grid 0.05..3, 30 log-spaced, extended at an edge; 5 random 80%",
         "subsamples per resolution). Oracle: best ARI over the resolutions auto swept (labels used only there).",
         "KMeans gets the true number of classes (n_init 10) on the same representation; gamma = 1 runs the same path.",
         "Ratio = auto ARI / oracle ARI; goal >= 0.90 on every dataset and seed. Confidence per seed: the flag auto reported",

@@ -3,10 +3,11 @@
     python benchmarks/bench_scale.py pipeline [--n 1000000] [--data flow8 flow18 mixture32]
                                                              kNN + graph + Leiden vs pynndescent + igraph and scanpy
     python benchmarks/bench_scale.py sweep [--n 100000]       20-resolution sweep vs a plain igraph loop
-    python benchmarks/bench_scale.py gpu-knn [--n 1000000]    exact kNN on CUDA (skips without a GPU)
+    python benchmarks/bench_scale.py gpu-knn [--n 1000000]    exact kNN on CUDA + Leiden (igraph, cuGraph when
+                                                             installed), end to end (skips without a GPU)
     python benchmarks/bench_scale.py leiden-policy [--n 100000] [--data flow8 mixture32]
-                                                             Leiden iterations: 2 vs cellwak's policy (until
-                                                             modularity stops improving, at most 20)
+                                                             Leiden iterations: 1, 2, 5, cellwak's policy (while
+                                                             an iteration gains > 0.1% modularity) and no tolerance
 
 Data: the Gaussian mixture of benchmarks/synthetic.py (14 components, 32 dims) and, for the
 pipeline, flowsom_bal resampled with jitter to any size at 8 and 18 dims (synthetic.flow_resampled). Every measurement
@@ -207,9 +208,10 @@ print(json.dumps({{"name": "plain loop: kNN + 20 igraph Leiden runs, no evidence
 
 
 def run_leiden_policy(n: int, datasets):
-    """The same graph clustered at gamma = 1 with 1, 2 and 5 Leiden iterations and with cellwak's
-    policy (iterate while modularity improves, at most 20): time, modularity, clusters, ARI against
-    the labels and against the policy's partition."""
+    """The same graph clustered at gamma = 1 with 1, 2 and 5 Leiden iterations, with cellwak's
+    policy (iterate while an iteration gains more than ``TOLERANCE`` of the modularity, at most 20)
+    and with no tolerance (iterate while it gains at all, at most 20: the policy before): time,
+    modularity, clusters, ARI against the labels and against the no-tolerance partition."""
     rows = []
     for name in datasets:
         make, what = DATA[name]
@@ -219,11 +221,15 @@ X, labels = {make.format(n=n)}
 from sklearn.metrics import adjusted_rand_score as ari
 from cellwak.graph import neighbors
 from cellwak.graph.build import knn_graph
+from cellwak.graph import leiden as policy
 from cellwak.graph.leiden import leiden, to_igraph
 kn = neighbors(X, 15); G = knn_graph(kn); g = to_igraph(G, weighted=False)
 out = []
 ref = None
-for label, iters in (("cellwak policy", -1), ("1 iteration", 1), ("2 iterations", 2), ("5 iterations", 5)):
+tolerance = policy.TOLERANCE
+for label, iters, tol in (("no tolerance (at most 20)", -1, 0.0), (f"cellwak policy (tolerance {{tolerance:g}})", -1, tolerance),
+                          ("1 iteration", 1, tolerance), ("2 iterations", 2, tolerance), ("5 iterations", 5, tolerance)):
+    policy.TOLERANCE = tol
     t = time.perf_counter(); lab = leiden(G, 1.0, seed=0, n_iterations=iters, graph=g); s = time.perf_counter() - t
     ref = lab if ref is None else ref
     known = np.asarray([str(v) not in ("-1", "nan", "None", "Unlabeled") for v in labels])
@@ -240,7 +246,7 @@ print(json.dumps(out))
     lines = [f"### Leiden iteration policy on {n:,} cells (gamma = 1)", "",
              f"`python benchmarks/bench_scale.py leiden-policy --n {n} --data {' '.join(datasets)}` - {machine()}; "
              "one graph per dataset (cellwak kNN, k = 15, unweighted), igraph Leiden, seed 0.", "",
-             "| data | iterations | seconds | x policy | modularity | clusters | ARI vs labels | ARI vs policy |",
+             "| data | iterations | seconds | x no tolerance | modularity | clusters | ARI vs labels | ARI vs no tolerance |",
              "|---|---|---|---|---|---|---|---|"]
     for name in datasets:
         mine = [r for r in rows if r["data"] == name]
@@ -265,14 +271,37 @@ torch.cuda.synchronize(); t = time.perf_counter()
 kn = exact_knn(X, 15, device="cuda")
 torch.cuda.synchronize(); total = time.perf_counter() - t
 rng = np.random.default_rng(1); queries = rng.choice(len(X), 2000, replace=False); T = truth(X, queries, 15)
-print(json.dumps({{"seconds": total, "recall": recall(kn.indices, queries, T), "device": torch.cuda.get_device_name(0)}}))
+from sklearn.metrics import adjusted_rand_score as ari
+from cellwak.graph.build import knn_graph
+from cellwak.graph.leiden import leiden
+t = time.perf_counter(); G = knn_graph(kn); graph_s = time.perf_counter() - t
+out = {{"seconds": total, "graph_seconds": graph_s, "recall": recall(kn.indices, queries, T),
+        "device": torch.cuda.get_device_name(0), "leiden": {{}}}}
+for backend in ("igraph", "cugraph"):
+    try:
+        t = time.perf_counter(); lab = leiden(G, 1.0, seed=0, backend=backend); s = time.perf_counter() - t
+        out["leiden"][backend] = {{"seconds": s, "clusters": int(lab.max()) + 1, "ari": ari(labels, lab)}}
+    except ImportError as exc:
+        out["leiden"][backend] = {{"skipped": f"not installed ({{exc.name}})"}}
+print(json.dumps(out))
 """
     r = probe(code)
     if "skipped" in r:
         print(f"gpu-knn skipped: {r['skipped']}")
         return
-    text = (f"### Exact kNN on the GPU, {n:,} x 32, k=15\n\n`python benchmarks/bench_scale.py gpu-knn` on {r['device']}: "
-            f"{r['seconds']:.1f} s (recall@15 {r['recall']:.3f}; blocked matmul + top-k in torch).")
+    rows = []
+    for backend, v in r["leiden"].items():
+        if "skipped" in v:
+            rows.append(f"| {backend} | {v['skipped']} | | | |")
+        else:
+            end = r["seconds"] + r["graph_seconds"] + v["seconds"]
+            rows.append(f"| {backend} | {v['seconds']:.1f} | {end:.1f} | {v['clusters']} | {v['ari']:.3f} |")
+    text = "\n".join([
+        f"### The GPU path, {n:,} x 32 (Gaussian mixture), k=15", "",
+        f"`python benchmarks/bench_scale.py gpu-knn --n {n}` on {r['device']} - {machine()}: exact kNN (blocked matmul + "
+        f"top-k in torch) {r['seconds']:.1f} s, recall@15 {r['recall']:.3f}; graph {r['graph_seconds']:.1f} s (CPU); then Leiden "
+        "at gamma 1 (igraph on the CPU with cellwak's iteration policy; cuGraph on the GPU where installed).", "",
+        "| Leiden | Leiden s | kNN + graph + Leiden s | clusters | ARI |", "|---|---|---|---|---|", *rows])
     print(text)
     update_section(f"scale-gpu-knn-{n}", text)
 

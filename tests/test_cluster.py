@@ -84,24 +84,38 @@ def test_cluster_human_output_lists_clusters_and_scores(cli):
     assert "clusters at gamma=0.5" in r.out and "ARI" in r.out and "NMI" in r.out
 
 
-def test_until_stable_leiden_stops_at_a_local_optimum():
-    from cellwak.graph.leiden import to_igraph
-
-    a = blobs(1500, 8, 6, seed=5, spread=2.5)
-    G = knn_graph(exact_knn(a.X, 15))
-    g = to_igraph(G, weighted=False)
-    labels = leiden(G, 1.5, seed=1, n_iterations=-1, graph=g)
-    assert np.array_equal(labels, leiden(G, 1.5, seed=1, n_iterations=-1, graph=g))
-    q = g.modularity(labels.tolist(), resolution=1.5)
+def test_until_stable_leiden_stops_at_the_first_iteration_that_gains_less_than_the_tolerance():
     import random
 
     import igraph
 
-    igraph.set_random_number_generator(random.Random(3))
-    more = g.community_leiden(objective_function="modularity", resolution=1.5, n_iterations=1,
-                              initial_membership=labels.tolist()).membership
-    igraph.set_random_number_generator(random)
-    assert g.modularity(more, resolution=1.5) <= q + 1e-9
+    from cellwak.graph import leiden as leiden_module
+    from cellwak.graph.leiden import TOLERANCE, relabel_by_size, to_igraph
+
+    a = blobs(3000, 8, 12, seed=5, spread=4.0)  # overlapping blobs: iterations keep gaining a little
+    G = knn_graph(exact_knn(a.X, 15))
+    g = to_igraph(G, weighted=False)
+    labels = leiden(G, 2.0, seed=1, n_iterations=-1, graph=g)
+    assert np.array_equal(labels, leiden(G, 2.0, seed=1, n_iterations=-1, graph=g))  # seeded
+    # Replay by hand with the same random stream: gains per iteration, and where the policy must stop.
+    igraph.set_random_number_generator(random.Random(1))
+    try:
+        m = g.community_leiden(objective_function="modularity", resolution=2.0, n_iterations=1).membership
+        q, gains = g.modularity(m, resolution=2.0), []
+        for _ in range(leiden_module.MAX_ITERATIONS - 1):
+            nxt = g.community_leiden(objective_function="modularity", resolution=2.0, n_iterations=1,
+                                     initial_membership=m).membership
+            gain = g.modularity(nxt, resolution=2.0) - q
+            gains.append(gain)
+            if gain > 0:
+                m, q = nxt, q + gain
+            if gain <= TOLERANCE * abs(q):
+                break
+    finally:
+        igraph.set_random_number_generator(random)
+    assert np.array_equal(labels, relabel_by_size(m))
+    assert all(gain > 0 for gain in gains[:-1]) and gains[-1] <= TOLERANCE * abs(q)
+    assert 2 <= len(gains) and len(gains) + 1 < leiden_module.MAX_ITERATIONS  # went on once, stopped by the tolerance
 
 
 @pytest.mark.parametrize("backend,objective,gamma", [("igraph", "cpm", 0.05), ("leidenalg", "modularity", 1.0),
@@ -121,3 +135,19 @@ def test_every_backend_same_graph_and_seed_same_labels(backend, objective, gamma
         from sklearn.metrics import adjusted_rand_score
 
         assert adjusted_rand_score(a.obs["label"], first) == pytest.approx(1.0)
+
+
+def test_a_low_knn_recall_is_reported_as_a_warning_with_the_way_out(cli, populated, monkeypatch):
+    import cellwak.graph.knn as knn_mod
+    from cellwak.tl._leiden import recall_warnings
+
+    monkeypatch.setattr(knn_mod, "estimated_recall", lambda X, knn, **kw: 0.8)
+    out = cli("--json", "cluster", "-d", "cells", "--gamma", "1.0", "--knn", "hnsw").json()
+    assert out["params"]["knn_recall"] == 0.8
+    assert any("found only 0.80" in w and "--knn exact" in w for w in out["warnings"]), out["warnings"]
+    human = cli("cluster", "-d", "cells", "--gamma", "1.0", "--knn", "hnsw")
+    assert human.code == 0 and "warning:" in human.out and "0.80" in human.out
+    ctx = type("Ctx", (), {})()
+    for got, warned in ((0.97, False), (None, False), (0.949, True)):
+        ctx.params = {"knn": "hnsw", "k": 15, "knn_recall": got}
+        assert bool(recall_warnings(ctx)) is warned

@@ -117,8 +117,8 @@ def test_auto_picks_hnsw_when_the_tree_is_projected_slower_and_estimates_its_rec
     assert knn.recall == pytest.approx(recall(knn, exact_knn(mixture, 15)), abs=0.03)
     assert knn.recall >= 0.95
     tried = knn.choice["probe"]["hnsw"]["tried"]  # the lightest graph reaching the probe's recall is used
-    assert all(t["recall"] < choose_mod.PROBE_RECALL for t in tried[:-1])
-    assert tried[-1]["recall"] >= choose_mod.PROBE_RECALL or len(tried) == len(choose_mod.HNSW_LADDER)
+    assert all(t["recall"] < choose_mod.LIGHT_RECALL for t in tried[:-1])
+    assert tried[-1]["recall"] >= choose_mod.LIGHT_RECALL or len(tried) == len(choose_mod.HNSW_LADDER)
     assert knn.choice["probe"]["hnsw"]["params"] == {"M": tried[-1]["M"], "ef_construction": tried[-1]["ef_construction"]}
 
 

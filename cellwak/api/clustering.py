@@ -31,8 +31,21 @@ def _begin(ws, dataset: str, config):
     return ws, row, device
 
 
+def _backend_ready(backend: str) -> None:
+    """``--backend julia`` / ``cugraph``: Julia found and started now, or cuGraph importable, or
+    one line saying how to get it (before any work, so a refusal leaves the workspace unchanged)."""
+    if backend == "julia":
+        from ..backends.julia import require_julia
+
+        require_julia("--backend julia")
+    elif backend == "cugraph":
+        from ..graph._cugraph import require
+
+        require("--backend cugraph")
+
+
 def _scheduler(config) -> tuple[str | None, int]:
-    """The Dask scheduler for the Leiden runs of a sweep (the config's, else
+    """The Dask scheduler of an operation (the config's, else
     $CELLWAK_DASK_SCHEDULER, else None: here), refused before any work when it does not answer;
     with its number of workers."""
     from ..tl import _distributed
@@ -103,7 +116,8 @@ def cluster(ws, dataset: str, config: ClusterConfig | None = None, progress=NULL
 
     config = config or ClusterConfig()
     ws, row, device = _begin(ws, dataset, config)
-    address, workers = _scheduler(config) if tl.parse_gamma(config.gamma) == "auto" else (None, 0)
+    _backend_ready(config.backend)
+    address, workers = _scheduler(config)
     with editing(ws, dataset) as adata, scheduler(address):
         result = tl.cluster(adata, gamma=tl.parse_gamma(config.gamma), k=config.k, seed=config.seed, rep=config.rep,
                             n_pcs=config.n_pcs, knn_method=config.knn, weights=config.weights,
@@ -152,13 +166,14 @@ class SweepOutcome(Result):
 def sweep(ws, dataset: str, config: SweepConfig | None = None, progress=NULL) -> SweepOutcome:
     """Leiden over ``config.gammas`` with label-free evidence for each; every resolution recorded."""
     from ..pp import _neighbors as nb
-    from ..tl._leiden import image_warnings
+    from ..tl._leiden import image_warnings, recall_warnings
     from ..tl.sweep import parse_gammas, run_sweep
 
     from ..tl._distributed import scheduler
 
     config = config or SweepConfig()
     ws, _, device = _begin(ws, dataset, config)
+    _backend_ready(config.backend)
     address, workers = _scheduler(config)
     with editing(ws, dataset) as adata, scheduler(address):
         from .interactions import sweep_scorer  # an external criterion: its files read and checked before any work
@@ -166,14 +181,15 @@ def sweep(ws, dataset: str, config: SweepConfig | None = None, progress=NULL) ->
         criterion = sweep_scorer(adata, config.criterion)
         ctx = nb.compute(adata, n_neighbors=config.k, n_pcs=None if config.rep is not None else config.n_pcs,
                          use_rep=config.rep, method=config.knn, weights=config.weights, random_state=config.seed,
-                         device=device, features=config.features, progress=progress)
+                         device=device, features=config.features, scheduler=address, progress=progress)
         ctx.params["neighbors_key"] = nb.write(adata, ctx)
         result = run_sweep(adata, ctx, parse_gammas(config.gammas), seeds=config.seeds, subsamples=config.subsamples,
                            n_iterations=config.n_iterations, rule=config.rule, seed=config.seed, n_jobs=config.jobs,
+                           backend=config.backend,
                            progress=progress)
         if address:
             result.params.update(scheduler=address, dask_workers=workers)
-        warnings = list(result.warnings) + image_warnings(adata, ctx)
+        warnings = recall_warnings(ctx) + list(result.warnings) + image_warnings(adata, ctx)
         if criterion is not None:  # scored after the label-free choice: extra columns, never used to choose
             criterion.add_columns(adata, result, progress)
         rows = ws.add_clusterings(dataset, _sweep_rows(result))  # recorded first, then the file is saved
@@ -211,14 +227,21 @@ def dewak(ws, dataset: str, config: DewakConfig | None = None, progress=NULL) ->
     from ..tl.dewak import KEY, check_params
     from ..tl.dewak import dewak as run_dewak
 
+    from ..tl._distributed import scheduler
+
     config = config or DewakConfig()
     config.check()
     ws = open_workspace(ws)
     row = ws.dataset(dataset)
     options = dict(d_max=config.d_max, k_max=config.k_max, search=config.search, norm=config.norm, scaling=config.scaling)
     check_params(row["n_obs"], **options)
-    with editing(ws, dataset) as adata:
-        result = run_dewak(adata, use_rep=config.rep, random_state=config.seed, progress=progress, **options)
+    _backend_ready(config.backend)
+    address, workers = (None, 0) if config.backend == "julia" else _scheduler(config)
+    with editing(ws, dataset) as adata, scheduler(address):
+        result = run_dewak(adata, use_rep=config.rep, random_state=config.seed, backend=config.backend,
+                           progress=progress, **options)
+    if address:
+        result.params.update(scheduler=address, dask_workers=workers)
     best = result.table.nsmallest(5, "loss")
     return DewakOutcome(
         dataset=dataset, key=KEY, d=result.d, k=result.k, loss=result.loss, baseline_loss=result.baseline_loss,

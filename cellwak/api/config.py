@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
-from ..choices import (COMPOSITIONS, DEVICES, DEWAK_NORMS, DEWAK_SCALINGS, DEWAK_SEARCHES, GAMMA_RULES, KNN_METHODS,
-                       LEIDEN_BACKENDS, OBJECTIVES, WEIGHTS)
+from ..choices import (COMPOSITIONS, DEVICES, DEWAK_NORMS, DEWAK_SCALINGS, DEWAK_SEARCHES, GAMMA_RULES, KERNEL_BACKENDS,
+                       KNN_METHODS, LEIDEN_BACKENDS, OBJECTIVES, SWEEP_BACKENDS, WEIGHTS)
 from ..errors import InputError
 
 DEFAULT_DATASET = "blood"  # the built-in dataset commands use when none is named
@@ -82,11 +82,11 @@ class ClusterConfig(GraphConfig):
     gamma: float | str = 1.0
     objective: str = "modularity"
     backend: str = "igraph"
-    n_iterations: int | None = None  # None: until modularity stops improving (-1), at one gamma and in 'auto' alike
+    n_iterations: int | None = None  # None: while modularity still gains (-1), at one gamma and in 'auto' alike
     subsamples: int = 5              # 'auto': 80% subsamples per resolution (up to 15 where the choice is close)
     jobs: int | None = None          # 'auto': parallel Leiden processes (None: all cores, at most 8)
     auto_gammas: str = "0.05:3:30"   # 'auto': the resolutions swept: the same grid as `sweep` (tl._resolution.GRID)
-    scheduler: str | None = None     # 'auto': a Dask scheduler for the Leiden runs (None: $CELLWAK_DASK_SCHEDULER or here)
+    scheduler: str | None = None     # a Dask scheduler: kNN query shards, 'auto''s Leiden runs (None: $CELLWAK_DASK_SCHEDULER or here)
 
     def check(self) -> None:
         super().check()
@@ -108,17 +108,19 @@ class SweepConfig(GraphConfig):
     gammas: str = "0.05:3:30"        # the same grid as `cluster --gamma auto` (tl._resolution.GRID)
     seeds: int = 1
     subsamples: int = 5
-    n_iterations: int = -1           # until modularity stops improving: the policy of `cluster` too
+    n_iterations: int = -1           # while modularity still gains: the policy of `cluster` too
     rule: str = "auto"
     jobs: int | None = None
     criterion: object | None = None  # an api.interactions.SweepCriterion: external scores beside the evidence, never chooses
-    scheduler: str | None = None     # a Dask scheduler for the Leiden runs (None: $CELLWAK_DASK_SCHEDULER or here)
+    scheduler: str | None = None     # a Dask scheduler: kNN query shards, the Leiden runs (None: $CELLWAK_DASK_SCHEDULER or here)
+    backend: str = "igraph"          # the Leiden runs: igraph (processes, or the scheduler) or julia (CellWAK.jl, one process)
 
     def check(self) -> None:
         super().check()
         _scheduler_address(self.scheduler)
         from ..tl.sweep import check_sweep, parse_gammas  # noqa: PLC0415
 
+        _one_of("--backend", self.backend, SWEEP_BACKENDS)
         _one_of("--rule", self.rule, GAMMA_RULES)
         check_sweep(parse_gammas(self.gammas), seeds=self.seeds, subsamples=self.subsamples, rule=self.rule,
                     n_iterations=self.n_iterations)
@@ -139,8 +141,15 @@ class DewakConfig(_Config):
     scaling: str = "sample"
     rep: str | None = None
     seed: int = 0
+    scheduler: str | None = None     # a Dask scheduler for the (d, k) evaluations (None: $CELLWAK_DASK_SCHEDULER or here)
+    backend: str = "python"          # python (torch) or julia (CellWAK.jl: the kNN, WAK and loss of every (d, k))
 
     def check(self) -> None:
+        _scheduler_address(self.scheduler)
+        _one_of("--backend", self.backend, KERNEL_BACKENDS)
+        if self.backend == "julia" and self.scheduler:
+            raise InputError("--backend julia evaluates DEWAK in one Julia process, not on a Dask scheduler",
+                             "drop --scheduler, or use --backend python")
         _one_of("--search", self.search, DEWAK_SEARCHES)
         _one_of("--norm", self.norm, DEWAK_NORMS)
         _one_of("--scaling", self.scaling, DEWAK_SCALINGS)

@@ -22,27 +22,24 @@ import sys
 import tempfile
 import threading
 import weakref
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import CellwakError
+from ._julia_io import FORMAT_HEADER, JuliaKernelError, _Request, _read_response
 from ._subprocess import last_line, run_quiet
+
+__all__ = ["ENV_JULIA", "ENV_MODE", "FORMAT_HEADER", "INSTALL_HINT", "JuliaKernelError", "JuliaKernels",
+           "JuliaUnavailableError", "julia_executable", "require_julia", "shared_kernels", "status"]
 
 ENV_JULIA = "CELLWAK_JULIA"
 ENV_MODE = "CELLWAK_JULIA_MODE"          # auto (default) | subprocess | juliacall
 INSTALL_HINT = "run `bash julia/install_julia.sh` (or `make julia`), or set CELLWAK_JULIA to a julia executable"
-FORMAT_HEADER = "cellwak-kernels 1"
-_DTYPES = {"float32": np.float32, "float64": np.float64, "int32": np.int32, "int64": np.int64}
 
 
 class JuliaUnavailableError(CellwakError):
     """No Julia (neither juliacall nor a julia executable) can run the kernels."""
-
-
-class JuliaKernelError(CellwakError):
-    """A Julia kernel rejected its input or failed."""
 
 
 def local_julia_candidates() -> list[Path]:
@@ -110,92 +107,6 @@ def kernels_script() -> Path:
         raise JuliaUnavailableError("the Julia kernel sources (julia/bin/cellwak_kernels.jl) are not installed with cellwak",
                                     "reinstall cellwak from a checkout or a wheel that carries julia/")
     return path
-
-
-# ---------------------------------------------------------------------------------------------
-# Request / response folders (format: julia/src/kernel_io.jl)
-
-
-@dataclass
-class _Request:
-    dir: Path
-    lines: list[str] = field(default_factory=lambda: [FORMAT_HEADER])
-    count: int = 0
-
-    def array(self, a: np.ndarray) -> str:
-        a = np.asarray(a)
-        kind = {np.dtype(v): k for k, v in _DTYPES.items()}.get(a.dtype)
-        if kind is None:
-            raise JuliaKernelError(f"cannot send an array of dtype {a.dtype} to Julia", "use float32, float64, int32 or int64")
-        self.count += 1
-        name = f"in{self.count}"
-        np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).tofile(self.dir / f"{name}.bin")
-        self.lines.append(f"array {name} {kind} {','.join(map(str, a.shape)) or '1'} {name}.bin")
-        return "@" + name
-
-    def sparse(self, A) -> str:
-        A = _as_csc(A)
-        refs = [self.array(A.indptr.astype(np.int64)), self.array(A.indices.astype(np.int64)),
-                self.array(A.data.astype(np.float64))]
-        self.count += 1
-        name = f"in{self.count}"
-        self.lines.append(f"sparse {name} {A.shape[0]},{A.shape[1]} {' '.join(r[1:] for r in refs)}")
-        return "@" + name
-
-    def op(self, op_id: str, name: str, **params) -> None:
-        text = " ".join(f"{k}={_param_text(v)}" for k, v in params.items() if v is not None)
-        self.lines.append(f"op {op_id} {name} {text}".rstrip())
-
-    def write(self) -> None:
-        (self.dir / "request.txt").write_text("\n".join(self.lines) + "\n")
-
-
-def _param_text(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    text = str(v)
-    if not text or any(c.isspace() for c in text) or "=" in text:
-        raise JuliaKernelError(f"bad parameter value {text!r} for a Julia kernel")
-    return text
-
-
-def _as_csc(A):
-    import scipy.sparse as sp
-
-    A = sp.csc_matrix(A, dtype=np.float64)
-    if A.shape[0] != A.shape[1]:
-        raise JuliaKernelError(f"the graph must be a square matrix, got shape {A.shape}")
-    A.sum_duplicates()
-    A.sort_indices()
-    return A
-
-
-def _read_response(folder: Path) -> dict:
-    import scipy.sparse as sp
-
-    path = folder / "response.txt"
-    if not path.is_file():
-        raise JuliaKernelError("Julia wrote no answer to the kernel request", "see the messages above or run `cellwak doctor`")
-    lines = path.read_text().splitlines()
-    if not lines or lines[0].strip() != FORMAT_HEADER:
-        raise JuliaKernelError("Julia's kernel answer is not in the expected format")
-    out: dict = {}
-    for line in lines[1:]:
-        t = line.split()
-        if not t:
-            continue
-        if t[0] == "error":
-            raise JuliaKernelError("Julia kernel failed: " + line[len("error "):])
-        if t[0] == "value":
-            out[t[1]] = float(t[2])
-        elif t[0] == "array":
-            shape = tuple(int(s) for s in t[3].split(","))
-            out[t[1]] = np.fromfile(folder / t[4], dtype=np.dtype(_DTYPES[t[2]]).newbyteorder("<")).reshape(shape)
-        elif t[0] == "sparse":
-            m, n = (int(s) for s in t[2].split(","))
-            indptr, indices, data = (out.pop(s) for s in t[3:6])
-            out[t[1]] = sp.csc_matrix((data, indices, indptr), shape=(m, n)).tocsr()
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -299,6 +210,8 @@ class JuliaKernels:
             raise JuliaKernelError(f"unknown Julia mode {mode!r}", "use auto, juliacall or subprocess")
         self.timeout = timeout
         self.last_seconds: dict[str, float] = {}
+        self.last_iterations: list[int] = []
+        self._version: str | None = None
         self._runner = None
         self._threads = threads
         self._startup_timeout = startup_timeout
@@ -310,18 +223,25 @@ class JuliaKernels:
             self.mode = "juliacall"
         else:
             if self.executable is None or not Path(self.executable).is_file():
-                raise JuliaUnavailableError("no Julia is available for cellwak's Julia kernels", INSTALL_HINT)
+                env = os.environ.get(ENV_JULIA)
+                raise JuliaUnavailableError(f"{ENV_JULIA}={env} is not a file" if env else
+                                            "no Julia is available for cellwak's Julia kernels", INSTALL_HINT)
             self.mode = "subprocess"
         kernels_script()
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _run(self, build) -> dict:
+    def start(self) -> "JuliaKernels":
+        """Start Julia now (a ``--serve`` child or juliacall): a Julia that does not run fails here."""
         if self._runner is None:
             self._runner = (_JuliaCallRunner() if self.mode == "juliacall"
                             else _ServeProcess(self.executable, self._threads, self._startup_timeout))
             if self.mode == "subprocess":
                 weakref.finalize(self, self._runner.close)
+        return self
+
+    def _run(self, build) -> dict:
+        self.start()
         with tempfile.TemporaryDirectory(prefix="cellwak-jl-") as tmp:
             req = _Request(Path(tmp))
             build(req)
@@ -380,21 +300,89 @@ class JuliaKernels:
         y = np.asarray(labels, dtype=np.int64).ravel()
         return self._run(lambda r: r.op("q", "modularity", A=r.sparse(A), labels=r.array(y), gamma=float(gamma)))["q.modularity"]
 
-    def leiden(self, A, gamma: float = 1.0, seed: int = 0, n_iterations: int = 2, beta: float = 0.01) -> np.ndarray:
-        """Leiden communities (modularity, resolution gamma): 0-based labels, largest cluster first."""
-        return self.leiden_sweep(A, [gamma], seed=seed, n_iterations=n_iterations, beta=beta)[0]
+    def pwak_apply(self, C, E, norm: str = "col") -> np.ndarray:
+        """WAK(C Cᵀ) E (C cells × clusters, E cells × dims) without the cells × cells kernel."""
+        C, E = _data_matrix(C), _data_matrix(E)
+        return self._run(lambda r: r.op("pa", "pwak_apply", C=r.array(C), E=r.array(E), norm=norm))["pa.estimate"]
 
-    def leiden_sweep(self, A, gammas, seed: int = 0, n_iterations: int = 2, beta: float = 0.01) -> list[np.ndarray]:
+    def pwak_apply_many(self, pairs, norm: str = "col") -> list[np.ndarray]:
+        """:meth:`pwak_apply` of several (C, E) pairs in one call (one Julia request)."""
+        pairs = [(_data_matrix(C), _data_matrix(E)) for C, E in pairs]
+
+        def build(r: _Request) -> None:
+            for i, (C, E) in enumerate(pairs):
+                r.op(f"pa{i}", "pwak_apply", C=r.array(C), E=r.array(E), norm=norm)
+
+        out = self._run(build)
+        return [out[f"pa{i}.estimate"] for i in range(len(pairs))]
+
+    def leiden(self, A, gamma: float = 1.0, seed: int = 0, n_iterations: int = 2, beta: float = 0.01,
+               tolerance: float = 1e-12, max_iterations: int = 20) -> np.ndarray:
+        """Leiden communities (modularity, resolution gamma): 0-based labels, largest cluster first.
+        ``n_iterations < 0``: iterate while an iteration gains more than ``tolerance`` x |Q| (a smaller
+        gain is kept and ends the run, a loss is dropped), at most ``max_iterations`` iterations."""
+        return self.leiden_sweep(A, [gamma], seed=seed, n_iterations=n_iterations, beta=beta, tolerance=tolerance,
+                                 max_iterations=max_iterations)[0]
+
+    def leiden_sweep(self, A, gammas, seed: int = 0, n_iterations: int = 2, beta: float = 0.01,
+                     tolerance: float = 1e-12, max_iterations: int = 20) -> list[np.ndarray]:
         """Leiden at several resolutions in one Julia call (the graph is sent once)."""
         gammas = [float(g) for g in gammas]
 
         def build(r: _Request) -> None:
             ref = r.sparse(A)
             for i, g in enumerate(gammas):
-                r.op(f"l{i}", "leiden", A=ref, gamma=g, seed=int(seed), n_iterations=int(n_iterations), beta=float(beta))
+                r.op(f"l{i}", "leiden", A=ref, gamma=g, seed=int(seed), n_iterations=int(n_iterations), beta=float(beta),
+                     tolerance=float(tolerance), max_iterations=int(max_iterations))
 
         out = self._run(build)
+        self.last_iterations = [int(out[f"l{i}.iterations"]) for i in range(len(gammas))]
         return [out[f"l{i}.labels"] for i in range(len(gammas))]
+
+    def leiden_many(self, A, gammas, seeds, n_iterations: int = 2, beta: float = 0.01, tolerance: float = 1e-12,
+                    max_iterations: int = 20) -> np.ndarray:
+        """One Leiden run per (gammas[r], seeds[r]) on one graph, spread over Julia's threads (the
+        graph is sent once): labels (runs, cells), each run as :meth:`leiden` would give it."""
+        g = np.asarray(gammas, dtype=np.float64).ravel()
+        s = np.asarray(seeds, dtype=np.int64).ravel()
+        out = self._run(lambda r: r.op("lm", "leiden_many", A=r.sparse(A), gammas=r.array(g), seeds=r.array(s),
+                                       n_iterations=int(n_iterations), beta=float(beta), tolerance=float(tolerance),
+                                       max_iterations=int(max_iterations)))
+        return out["lm.labels"]
+
+    def dewak_losses(self, X, ks, *, norm: str = "col", embedding=None, d: int | None = None, k_max: int | None = None,
+                     neighbours: tuple | None = None) -> dict:
+        """DEWAK losses L(k) for each k of ``ks`` (ascending) on X (cells × features), with the kNN kernel
+        of either the first ``d`` columns of ``embedding`` (searched at ``k_max``; the answer then holds
+        ``indices`` (cells, k_max) 0-based and ``affinities``) or ``neighbours`` = (indices, affinities)
+        searched before. Returns {"losses", "knn_seconds", ...}."""
+        X = _data_matrix(X)
+        k = np.asarray(ks, dtype=np.int64).ravel()
+
+        def build(r: _Request) -> None:
+            if neighbours is None:
+                r.op("dw", "dewak_losses", X=r.array(X), ks=r.array(k), norm=norm, E=r.array(_data_matrix(embedding)),
+                     d=int(d), k_max=int(k_max))
+            else:
+                idx, aff = neighbours
+                r.op("dw", "dewak_losses", X=r.array(X), ks=r.array(k), norm=norm,
+                     indices=r.array(np.asarray(idx, dtype=np.int64)), affinities=r.array(np.asarray(aff, dtype=np.float32)))
+
+        out = self._run(build)
+        return {key[len("dw."):]: v for key, v in out.items() if key.startswith("dw.")}
+
+    def describe(self) -> dict:
+        """What ran the kernels, for provenance: transport, Julia version, executable."""
+        if self._version is None:
+            if self.mode == "juliacall":
+                self._version = juliacall_status().get("julia_version", "unknown")
+            else:
+                code, out, _ = run_quiet([self.executable, "--startup-file=no", "--version"], timeout=60)
+                self._version = last_line(out) if code == 0 else "unknown"
+        info = {"julia_transport": self.mode, "julia_version": self._version}
+        if self.mode == "subprocess":
+            info["julia_executable"] = self.executable
+        return info
 
 
 def _data_matrix(X) -> np.ndarray:
@@ -414,3 +402,12 @@ def shared_kernels() -> JuliaKernels:
     if _SHARED is None:
         _SHARED = JuliaKernels()
     return _SHARED
+
+
+def require_julia(what: str) -> JuliaKernels:
+    """The shared kernels with Julia started, or one :class:`JuliaUnavailableError` line saying that
+    ``what`` needs Julia and how to get it (callers run this before any work)."""
+    try:
+        return shared_kernels().start()
+    except (JuliaUnavailableError, JuliaKernelError) as exc:
+        raise JuliaUnavailableError(f"{what} needs Julia: {exc.problem}", exc.fix or INSTALL_HINT) from None

@@ -27,7 +27,8 @@ Knn = Annotated[Literal[KNN_METHODS], typer.Option("--knn", help="kNN search: au
 Weights = Annotated[Literal[WEIGHTS], typer.Option(help="Edge weights of the kNN graph.")]
 Device = Annotated[str, typer.Option(help="Where the kNN search runs: auto (CUDA when present), cpu, cuda or cuda:N.")]
 Scheduler = Annotated[Optional[str], typer.Option(
-    help="A Dask scheduler (tcp://host:8786) to run the sweep's Leiden runs on its workers; default: "
+    help="A Dask scheduler (tcp://host:8786) whose workers run the work: the kNN queries in shards and the "
+         "sweep's Leiden runs (cluster, sweep), the (d, k) evaluations (dewak); default: "
          "$CELLWAK_DASK_SCHEDULER, else here (needs pip install 'cellwak[dask]').", show_default=False)]
 Jobs = Annotated[Optional[int], typer.Option(help="Parallel Leiden processes (default: all cores, at most 8).",
                                              show_default=False)]

@@ -26,9 +26,9 @@ def cluster(
     weights: Weights = DEFAULTS["weights"],
     objective: Annotated[Literal[OBJECTIVES], typer.Option(
         help="Leiden quality function (rber, significance and surprise need --backend leidenalg).")] = ClusterConfig.objective,
-    backend: Annotated[Literal[LEIDEN_BACKENDS], typer.Option(help="Leiden implementation.")] = ClusterConfig.backend,
+    backend: Annotated[Literal[LEIDEN_BACKENDS], typer.Option(help="Leiden implementation (--gamma auto: igraph or julia).")] = ClusterConfig.backend,
     n_iterations: Annotated[Optional[int], typer.Option(
-        help="Leiden iterations (default -1: until modularity stops improving, at one gamma and in the --gamma auto "
+        help="Leiden iterations (default -1: while an iteration raises modularity by more than 0.1%, at most 20; at one gamma and in the --gamma auto "
              "sweep alike).", show_default=False)] = ClusterConfig.n_iterations,
     subsamples: Annotated[int, typer.Option(help="With --gamma auto: 80% subsamples per resolution for stability "
                                                  "(up to 15 where the choice is close).")] = SUBSAMPLES,

@@ -29,6 +29,9 @@ def deepwak(
     alpha: Annotated[float, typer.Option(help="V1 only: weight of the entropy of the gate w.")] = D["alpha"],
     beta: Annotated[float, typer.Option(help="V1 only: weight of the soft modularity.")] = D["beta"],
     gamma: Annotated[float, typer.Option(help="V1 only: resolution of the soft modularity.")] = D["gamma"],
+    eval_backend: Annotated[Literal[C["eval_backend"]], typer.Option(
+        help="Held-out (noise2self) loss: python (torch) or julia (the partition kernels in CellWAK.jl; v2 only; "
+             "training stays in torch).")] = D["eval_backend"],
     published: Annotated[bool, typer.Option("--published", help="The published optimiser: Adam rebuilt every step "
                                             "(sign steps + unscaled decay), test loss after every step.")] = False,
 ) -> dict:
@@ -42,7 +45,8 @@ def deepwak(
     extractor's).
     """
     settings = {"heads": heads, "clusters": clusters, "dim": dim, "variant": variant, "pool": pool,
-                "wak_norm": wak_norm, "scaling": scaling, "alpha": alpha, "beta": beta, "gamma": gamma}
+                "wak_norm": wak_norm, "scaling": scaling, "alpha": alpha, "beta": beta, "gamma": gamma,
+                "eval_backend": eval_backend}
     if published:
         settings[TRAIN_OVERRIDES] = dict(PUBLISHED_TRAINING)
     return settings

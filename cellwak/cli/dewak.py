@@ -8,8 +8,8 @@ import typer
 
 from .. import api
 from ..api.config import DEFAULT_DATASET, DewakConfig
-from ..choices import DEWAK_NORMS, DEWAK_SCALINGS, DEWAK_SEARCHES
-from ._options import Dataset, Seed
+from ..choices import DEWAK_NORMS, DEWAK_SCALINGS, DEWAK_SEARCHES, KERNEL_BACKENDS
+from ._options import Dataset, Scheduler, Seed
 from ._progress import CliProgress
 from ._state import emit, home
 
@@ -28,6 +28,10 @@ def dewak(
         help="sample (each cell / its max |value|, the reference), feature, standard or none.")] = DewakConfig.scaling,
     rep: Annotated[Optional[str], typer.Option(help="Predict this embedding (an obsm key) instead of the features X.")] = DewakConfig.rep,
     seed: Seed = DewakConfig.seed,
+    scheduler: Scheduler = DewakConfig.scheduler,
+    backend: Annotated[Literal[KERNEL_BACKENDS], typer.Option(
+        help="Where the kNN search, the kernel and the loss of each (d, k) run: python (torch) or julia "
+             "(CellWAK.jl, exact kNN; needs a julia executable).")] = DewakConfig.backend,
 ):
     """Choose d (PCs) and k (neighbours) by self-supervised denoising (DEWAK).
 
@@ -35,7 +39,8 @@ def dewak(
     row-normalised inverse-distance kernel, never from itself); the (d, k) with the lowest mean
     squared error wins. The result is stored in the dataset (uns key cellwak_dewak).
     """
-    config = DewakConfig(d_max=d_max, k_max=k_max, search=search, norm=norm, scaling=scaling, rep=rep, seed=seed)
+    config = DewakConfig(d_max=d_max, k_max=k_max, search=search, norm=norm, scaling=scaling, rep=rep, seed=seed,
+                         scheduler=scheduler, backend=backend)
     with CliProgress() as progress:
         out = api.dewak(home(), dataset, config, progress)
     emit(out, lambda c: render(c, out.to_dict()))

@@ -8,7 +8,7 @@ import typer
 
 from .. import api
 from ..api.config import DEFAULT_DATASET, SweepConfig
-from ..choices import GAMMA_RULES
+from ..choices import GAMMA_RULES, SWEEP_BACKENDS
 from ._options import DEFAULTS, Features, Dataset, Device, Jobs, K, Scheduler, Knn, NPcs, Rep, Seed, Weights
 from ._progress import CliProgress
 from .cluster import render_evidence
@@ -28,10 +28,13 @@ def sweep(
     n_pcs: NPcs = DEFAULTS["n_pcs"],
     knn: Knn = DEFAULTS["knn"],
     weights: Weights = DEFAULTS["weights"],
-    n_iterations: Annotated[int, typer.Option(help="Leiden iterations per run (-1: until modularity stops improving).")] = SweepConfig.n_iterations,
+    n_iterations: Annotated[int, typer.Option(help="Leiden iterations per run (-1: while an iteration raises modularity by more than 0.1%, at most 20).")] = SweepConfig.n_iterations,
     rule: Annotated[Literal[GAMMA_RULES], typer.Option(help="Label-free choice of the resolution (auto: the rule of "
                                                              "`cluster --gamma auto`, grid extended at an edge).")] = SweepConfig.rule,
     jobs: Jobs = SweepConfig.jobs,
+    backend: Annotated[Literal[SWEEP_BACKENDS], typer.Option(
+        help="Leiden runs: igraph (parallel processes), julia (CellWAK.jl in one Julia process; the same "
+             "iteration policy; needs a julia executable) or cugraph (RAPIDS on a GPU, when installed).")] = SweepConfig.backend,
     scheduler: Scheduler = None,
     device: Device = DEFAULTS["device"],
     features: Features = DEFAULTS["features"],
@@ -51,7 +54,7 @@ def sweep(
     resolution is also scored by known interactions (extra columns; never used to choose).
     """
     config = SweepConfig(gammas=gamma, seeds=seeds, subsamples=subsamples, k=k, seed=seed, rep=rep, n_pcs=n_pcs,
-                         knn=knn, weights=weights, n_iterations=n_iterations, rule=rule, jobs=jobs, scheduler=scheduler, device=device,
+                         knn=knn, weights=weights, n_iterations=n_iterations, rule=rule, jobs=jobs, scheduler=scheduler, backend=backend, device=device,
                          features=features, criterion=sweep_criterion(criterion, condition, pairs, links, info, aliases, min_score))
     with CliProgress() as progress:
         out = api.sweep(home(), dataset, config, progress)

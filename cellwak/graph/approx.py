@@ -22,14 +22,16 @@ HNSW_DEFAULTS = {"M": 32, "ef_construction": 100, "ef": 64}
 
 def hnsw_knn(X, k: int, *, M: int = HNSW_DEFAULTS["M"], ef_construction: int = HNSW_DEFAULTS["ef_construction"],
              ef: int | None = None, seed: int = 0, build_threads: int | None = None, threads: int | None = None,
-             repair: bool = True, progress=NULL, chunks: int = 20):
+             repair: bool = True, progress=NULL, chunks: int = 20, queries=None):
     """Approximate Euclidean kNN of the rows of ``X`` (self excluded, nearest first) with an HNSW
     index, followed by the repair of lists whose search visibly failed (:mod:`.repair`).
 
     ``ef`` (search beam) defaults to max(64, 2k) and is never below k + 1. The index is built on
     ``build_threads`` threads (default: torch's thread count); with several, the insertion order
     and hence the graph vary from run to run: ``build_threads=1`` makes the search
-    deterministic for a seed.
+    deterministic for a seed. ``queries``: a callable (index, k) -> (indices, distances) that
+    answers every cell's query elsewhere (:mod:`.sharded`: shards on a Dask cluster's workers);
+    the same index and ``ef`` give the same lists.
     """
     import hnswlib
     import torch
@@ -50,15 +52,16 @@ def hnsw_knn(X, k: int, *, M: int = HNSW_DEFAULTS["M"], ef_construction: int = H
             task.advance(stop - start)
     index.set_num_threads(threads)
     index.set_ef(max(ef if ef is not None else max(64, 2 * k), k + 1))
-    indices = np.empty((n, k), dtype=np.int64)
-    distances = np.empty((n, k), dtype=np.float32)
-    with progress.task(f"kNN search (HNSW, k={k})", total=n) as task:
-        for start in range(0, n, step):
-            stop = min(n, start + step)
-            idx, d2 = index.knn_query(X[start:stop], k=k + 1)
-            idx, d2 = drop_self(idx.astype(np.int64), d2, np.arange(start, stop), k)
-            indices[start:stop], distances[start:stop] = idx, np.sqrt(np.maximum(d2, 0))
-            task.advance(stop - start)
+    if queries is not None:
+        indices, distances = queries(index, k)
+    else:
+        indices = np.empty((n, k), dtype=np.int64)
+        distances = np.empty((n, k), dtype=np.float32)
+        with progress.task(f"kNN search (HNSW, k={k})", total=n) as task:
+            for start in range(0, n, step):
+                stop = min(n, start + step)
+                indices[start:stop], distances[start:stop] = query_hnsw(index, X, start, stop, k)
+                task.advance(stop - start)
     result = KNN(indices, distances, method="hnsw")
     if repair:
         with progress.task("kNN repair", total=1) as task:
@@ -67,3 +70,10 @@ def hnsw_knn(X, k: int, *, M: int = HNSW_DEFAULTS["M"], ef_construction: int = H
             task.advance()
     return result
 
+
+
+def query_hnsw(index, X, start: int, stop: int, k: int, threads: int = -1):
+    """The k nearest (self excluded) of the cells ``start:stop`` of ``X`` in ``index``."""
+    idx, d2 = index.knn_query(X[start:stop], k=k + 1, num_threads=threads)
+    idx, d2 = drop_self(idx.astype(np.int64), d2, np.arange(start, stop), k)
+    return idx, np.sqrt(np.maximum(d2, 0)).astype(np.float32)

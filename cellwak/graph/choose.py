@@ -9,9 +9,12 @@ CPU measures both on the data:
   when the tree wins) and ``TREE_PROBE`` random cells are queried; projected time = build +
   per-query time x n.
 - HNSW: indexes of increasing size (``HNSW_LADDER``) are built on a random sample of
-  ``HNSW_PROBE`` cells until one reaches recall@k ``PROBE_RECALL`` on the sample; that one is
-  used, and projected time = its per-cell time x n x log(n) / log(sample) (insertion and search
-  cost grow with the logarithm of the index size).
+  ``HNSW_PROBE`` cells until a lighter one reaches recall@k ``LIGHT_RECALL`` on the sample
+  (the heaviest is used otherwise); projected time = its per-cell time x n x log(n) / log(sample)
+  (insertion and search cost grow with the logarithm of the index size). The bar for a lighter
+  graph is near-perfect because recall falls as the index grows: on the 1,000,000-cell 32-dim
+  mixture, M = 16 passed 0.99 on the sample and found 0.80 of the neighbours on all cells
+  (ARI 0.69 against 1.00 at M = 32); on 18 flow channels M = 12 went from 0.9935 to 0.955.
 
 The faster projection wins. Both probes cost a few seconds against searches of minutes, and the
 evidence (probe times, projections, the choice) goes into the clustering's provenance. Exact
@@ -32,7 +35,7 @@ HNSW_PROBE = 20_000
 TREE_SURE_SECONDS = 5.0  # a projected tree search this short needs no HNSW probe
 TREE_HOPELESS_SECONDS = 3600.0  # projected from the first tenth of the probe: the rest is not asked
 HNSW_LADDER = ((12, 48), (16, 64), (32, 100))  # (M, ef_construction), lightest first; the last is approx.HNSW_DEFAULTS
-PROBE_RECALL = 0.99      # on the sample; recall falls a little as the index grows to all cells
+LIGHT_RECALL = 0.999     # a lighter graph than the last must reach this on the sample (recall falls as the index grows)
 PROBE_QUERIES = 500
 
 
@@ -94,7 +97,7 @@ def _probe_tree(X, k: int, rng, threads):
 
 def _probe_hnsw(X, k: int, rng, threads, seed: int):
     """The lightest HNSW graph (``HNSW_LADDER``) whose recall@k on the sample reaches
-    ``PROBE_RECALL``, and its projected time: a light graph builds 1.5-2x faster and keeps its
+    ``LIGHT_RECALL`` (else the heaviest), and its projected time: a light graph builds 1.5-2x faster and keeps its
     recall in few dimensions, but not in many (measured at 200,000 cells: M=12 recall 0.9999 on 8
     flow channels, 0.977 on 18, 0.83 on the 32-dim mixture, where M=32 gives 0.983)."""
     from .approx import hnsw_knn
@@ -109,7 +112,7 @@ def _probe_hnsw(X, k: int, rng, threads, seed: int):
         seconds = time.perf_counter() - t
         got = estimated_recall(sample, knn, sample=PROBE_QUERIES, seed=seed)
         tried.append({"M": M, "ef_construction": efc, "seconds": round(seconds, 3), "recall": round(got, 4)})
-        if got >= PROBE_RECALL:
+        if got >= LIGHT_RECALL:
             break
     projected = seconds / m * n * math.log(n) / math.log(m)
     return projected, {"cells": int(m), "tried": tried, "params": {"M": M, "ef_construction": efc}}

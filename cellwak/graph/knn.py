@@ -21,6 +21,7 @@ from ..progress import NULL
 from .approx import hnsw_knn
 from .choose import EXACT_MAX_CPU, choose, estimated_recall
 from .exact import KNN, exact_knn, neighbour_distances, recall
+from .sharded import shards
 from .tree import kdtree_knn
 
 METHODS = KNN_METHODS
@@ -37,9 +38,11 @@ def resolve_method(n: int, method: str = "auto", device: str = "cpu") -> str:
 
 
 def neighbors(X, k: int, *, method: str = "auto", device: str = "cpu", seed: int = 0, progress=NULL,
-              estimate_recall: bool = True, **options) -> KNN:
+              estimate_recall: bool = True, scheduler: str | None = None, **options) -> KNN:
     """kNN of the rows of ``X`` (self excluded), by the search ``method`` names or ``auto``
-    chooses (module docstring). The result carries ``method``, ``choice`` and ``recall``."""
+    chooses (module docstring). The result carries ``method``, ``choice`` and ``recall``.
+    ``scheduler``: a Dask scheduler address; the queries then run in shards on its workers
+    against one copy of the index each (:mod:`.sharded`; the same lists)."""
     if method not in METHODS:
         raise ValueError(f"unknown kNN method {method!r}; choose one of {METHODS}")
     if not 1 <= k < X.shape[0]:
@@ -47,18 +50,26 @@ def neighbors(X, k: int, *, method: str = "auto", device: str = "cpu", seed: int
     with progress.task("kNN method", total=1) as task:
         picked = choose(X, k, method, device, seed=seed, threads=options.get("threads"))
         task.advance()
+    if scheduler is not None and device.startswith("cuda"):
+        scheduler = None  # an exact search asked on this GPU stays on it (the workers' devices are not ours)
+    with shards(scheduler, X, progress) as remote:
+        if picked.method == "exact" and remote is not None:
+            knn = remote.exact(k, options.get("block_rows"))
+        elif picked.method == "exact":
+            knn = exact_knn(X, k, device=device, progress=progress,
+                            **{key: v for key, v in options.items() if key in ("block_rows",)})
+        elif picked.method == "kdtree":
+            knn = kdtree_knn(X, k, tree=picked.tree, threads=options.get("threads"), progress=progress,
+                             queries=remote.tree_queries if remote is not None else None)
+        else:
+            knn = hnsw_knn(X, k, seed=seed, progress=progress, **{**picked.options, **options},
+                           queries=remote.hnsw_queries if remote is not None else None)
     if picked.method == "exact":
-        knn = exact_knn(X, k, device=device, progress=progress,
-                        **{key: v for key, v in options.items() if key in ("block_rows",)})
         knn.recall = 1.0
-    elif picked.method == "kdtree":
-        knn = kdtree_knn(X, k, tree=picked.tree, threads=options.get("threads"), progress=progress)
-    else:
-        knn = hnsw_knn(X, k, seed=seed, progress=progress, **{**picked.options, **options})
-        if estimate_recall:
-            with progress.task("kNN recall (1,000 cells vs exact)", total=1) as task:
-                knn.recall = estimated_recall(X, knn, seed=seed, device=device)
-                task.advance()
+    elif picked.method == "hnsw" and estimate_recall:
+        with progress.task("kNN recall (1,000 cells vs exact)", total=1) as task:
+            knn.recall = estimated_recall(X, knn, seed=seed, device=device)
+            task.advance()
     knn.choice = picked.evidence
     return knn
 

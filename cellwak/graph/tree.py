@@ -25,9 +25,12 @@ def build_tree(X):
                    compact_nodes=False)
 
 
-def kdtree_knn(X, k: int, *, tree=None, threads: int | None = None, progress=NULL, chunks: int = 20) -> KNN:
+def kdtree_knn(X, k: int, *, tree=None, threads: int | None = None, progress=NULL, chunks: int = 20,
+               queries=None) -> KNN:
     """Exact Euclidean kNN of the rows of ``X`` (self excluded, nearest first); ``tree``: one
-    :func:`build_tree` already built on ``X`` (the method choice builds it to time its queries)."""
+    :func:`build_tree` already built on ``X`` (the method choice builds it to time its queries);
+    ``queries``: a callable (tree, k) -> (indices, distances) answering the queries elsewhere
+    (:mod:`.sharded`)."""
     import torch
 
     X = np.ascontiguousarray(X, dtype=np.float32)
@@ -39,17 +42,24 @@ def kdtree_knn(X, k: int, *, tree=None, threads: int | None = None, progress=NUL
         with progress.task(f"kNN index (k-d tree, {X.shape[1]} dims)", total=1) as task:
             tree = build_tree(X)
             task.advance()
+    if queries is not None:
+        indices, distances = queries(tree, k)
+        return KNN(indices, distances, method="kdtree", recall=1.0)
     indices = np.empty((n, k), dtype=np.int64)
     distances = np.empty((n, k), dtype=np.float32)
     step = max(1, -(-n // chunks))
     with progress.task(f"kNN search (k-d tree, k={k})", total=n) as task:
         for start in range(0, n, step):
             stop = min(n, start + step)
-            d, idx = tree.query(X[start:stop], k=k + 1, workers=workers)
-            idx, d = drop_self(idx.astype(np.int64), d, np.arange(start, stop), k)
-            indices[start:stop], distances[start:stop] = idx, d
+            indices[start:stop], distances[start:stop] = query_tree(tree, X, start, stop, k, workers)
             task.advance(stop - start)
     return KNN(indices, distances, method="kdtree", recall=1.0)
+
+
+def query_tree(tree, X, start: int, stop: int, k: int, workers: int = 1):
+    """The k nearest (self excluded) of the cells ``start:stop`` of ``X`` in ``tree``."""
+    d, idx = tree.query(X[start:stop], k=k + 1, workers=workers)
+    return drop_self(idx.astype(np.int64), d, np.arange(start, stop), k)
 
 
 def drop_self(idx: np.ndarray, dist: np.ndarray, rows: np.ndarray, k: int):

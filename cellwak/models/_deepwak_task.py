@@ -45,7 +45,14 @@ class DeePWAKTask(Task):
 
     @torch.no_grad()
     def evaluate(self, batch: torch.Tensor, stage: str) -> dict[str, float]:
-        return {"loss": float(self.model(batch, stage))}
+        """The held-out loss MSE(X_hat, X) (noise2self: the kernel's zero diagonal keeps each cell
+        out of its own estimate). ``eval_backend='julia'``: the kernels WAK(C C^T) E of all heads in
+        one CellWAK.jl request (``pwak_apply``), encoders and decoders in torch; training never
+        goes through here."""
+        if self.config.get("eval_backend", "python") != "julia":
+            return {"loss": float(self.model(batch, stage))}
+        X_hat = self.model.reconstruct(batch, stage, apply_kernels=julia_kernels)
+        return {"loss": float(torch.mean((X_hat - batch) ** 2))}
 
     @torch.no_grad()
     def outputs(self, data: torch.Tensor) -> dict[str, np.ndarray]:
@@ -72,3 +79,12 @@ class DeePWAKTask(Task):
         for i in range(heads):
             out[f"obs/deepwak_head{i + 1}"] = relabel_by_size(cat[f"soft{i}"].argmax(axis=1))
         return out
+
+
+def julia_kernels(pairs, norm: str) -> list[torch.Tensor]:
+    """WAK(C C^T) E of each (C, E) pair in one Julia request, back as tensors like E."""
+    from ..backends.julia import shared_kernels
+
+    arrays = [(C.detach().double().cpu().numpy(), E.detach().double().cpu().numpy()) for C, E in pairs]
+    out = shared_kernels().pwak_apply_many(arrays, norm=norm)
+    return [torch.as_tensor(Z).to(device=E.device, dtype=E.dtype) for Z, (_, E) in zip(out, pairs)]

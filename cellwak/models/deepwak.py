@@ -102,19 +102,31 @@ class DeePWAKV2(nn.Module):
         with torch.no_grad():
             return fn(*args)
 
-    def reconstruct(self, X: torch.Tensor, stage: str) -> torch.Tensor:
+    def kernel_inputs(self, X: torch.Tensor, stage: str) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per head, the soft partition C and the embedding E its kernel WAK(C C^T) smooths at ``stage``
+        (the consensus partition, or embedding, replaces each head's own in the consensus stages)."""
         heads = self.block.heads
         if stage == "block":
-            return self.block(X)
+            return [(h.partitioner(X), h.encoder(X)) for h in heads]
         if stage == "consensus_partitioner":
-            soft = [self._frozen(h.partitioner, X) for h in heads]
-            C = self.consensus_partitioner(soft)
-            return self.block.combine([h(X, C=C) for h in heads])
+            C = self.consensus_partitioner([self._frozen(h.partitioner, X) for h in heads])
+            return [(C, h.encoder(X)) for h in heads]
         if stage == "consensus_encoder":
-            emb = [self._frozen(h.encoder, X) for h in heads]
-            E = self.consensus_encoder(emb)
-            return self.block.combine([h(X, E=E) for h in heads])
+            E = self.consensus_encoder([self._frozen(h.encoder, X) for h in heads])
+            return [(h.partitioner(X), E) for h in heads]
         raise ValueError(f"unknown stage {stage!r}")
+
+    def reconstruct(self, X: torch.Tensor, stage: str, apply_kernels=None) -> torch.Tensor:
+        """Each head decodes its kernel-smoothed embedding WAK(C C^T) E; the block pools them.
+        ``apply_kernels(pairs, norm)``: the smoothed embeddings of the (C, E) pairs computed elsewhere
+        (evaluation in Julia); default torch."""
+        heads = self.block.heads
+        pairs = self.kernel_inputs(X, stage)
+        if apply_kernels is None:
+            smoothed = [h.kernel(C) @ E for h, (C, E) in zip(heads, pairs)]
+        else:
+            smoothed = apply_kernels(pairs, heads[0].wak_norm)
+        return self.block.combine([h.decoder(Z) for h, Z in zip(heads, smoothed)])
 
     def forward(self, X: torch.Tensor, stage: str = "block") -> torch.Tensor:
         return torch.mean((self.reconstruct(X, stage) - X) ** 2)
@@ -179,9 +191,13 @@ DEFAULTS = MODEL_DEFAULTS["deepwak"]
 
 @register("deepwak", defaults=DEFAULTS, data_kind="table",
           description="DeePWAK: encoder, partitioner and decoder with a partitioned WAK kernel; block of heads + consensus")
-def create(data, *, variant, heads, dim, clusters, pool, wak_norm, scaling, alpha, beta, gamma) -> DeePWAKTask:
+def create(data, *, variant, heads, dim, clusters, pool, wak_norm, scaling, alpha, beta, gamma,
+           eval_backend="python") -> DeePWAKTask:
     if variant not in ("v1", "v2"):
         raise InputError(f"unknown DeePWAK variant {variant!r}", "choose v1 or v2")
+    if eval_backend == "julia" and variant != "v2":
+        raise InputError("--eval-backend julia evaluates the partition kernel of DeePWAK v2 only",
+                         "use --variant v2, or --eval-backend python")
     if heads < 1:
         raise InputError(f"--heads must be at least 1, got {heads}")
     if clusters < 2:
@@ -205,6 +221,11 @@ def create(data, *, variant, heads, dim, clusters, pool, wak_norm, scaling, alph
               "features_kept": int(m), "features_dropped": int(len(kept) - kept.sum())}
     if variant == "v1":
         config.update(alpha=alpha, beta=beta, gamma=gamma)
+    config["eval_backend"] = eval_backend
+    if eval_backend == "julia":  # refused here, before the run is recorded, when Julia cannot run
+        from ..backends.julia import require_julia
+
+        config.update(require_julia("--eval-backend julia").describe())
     return DeePWAKTask(model, torch.as_tensor(X), config)
 
 

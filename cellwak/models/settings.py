@@ -10,7 +10,7 @@ from __future__ import annotations
 DEFAULTS: dict[str, dict] = {
     "ae": {"latent": 8, "hidden": 0, "activation": "tanh"},
     "deepwak": {"variant": "v2", "heads": 5, "dim": 14, "clusters": 14, "pool": "sum", "wak_norm": "col",
-                "scaling": "sample", "alpha": 0.1, "beta": 0.1, "gamma": 1.0},
+                "scaling": "sample", "alpha": 0.1, "beta": 0.1, "gamma": 1.0, "eval_backend": "python"},
     "vime": {"hidden": 0, "p_m": 0.3, "alpha": 2.0, "beta": 1.0, "k": 3, "label_fraction": 0.1,
              "self_epochs": 10, "semi_epochs": 20},
     "mevae": {"dim": 32, "encoders": 2, "combine": "product", "loss": "faithful", "export": "mean", "beta": 1.0,
@@ -26,7 +26,7 @@ DEFAULTS: dict[str, dict] = {
 CHOICES: dict[str, dict[str, tuple]] = {
     "ae": {"activation": ("tanh", "relu")},
     "deepwak": {"variant": ("v2", "v1"), "pool": ("sum", "linear"), "wak_norm": ("col", "row"),
-                "scaling": ("sample", "feature", "none")},
+                "scaling": ("sample", "feature", "none"), "eval_backend": ("python", "julia")},
     "vime": {},
     "mevae": {"combine": ("product", "mean", "concat"), "loss": ("faithful", "clean"), "export": ("mean", "stochastic"),
               "background": ("border", "zero")},

@@ -118,9 +118,11 @@ def _representation(adata, use_rep, n_pcs, seed, features=None) -> tuple[np.ndar
 
 def compute(adata, *, n_neighbors: int = 15, n_pcs: int | None = None, use_rep: str | None = None,
             method: str = "auto", metric: str = "euclidean", weights: str = "binary", symmetrize: str | None = None,
-            random_state: int = 0, device: str = "auto", features=None, progress=NULL) -> GraphContext:
+            random_state: int = 0, device: str = "auto", features=None, scheduler: str | None = None,
+            progress=NULL) -> GraphContext:
     """The representation, its kNN and the graph, without writing the graph (see :func:`neighbors`).
-    Writes cellwak's PCA keys when it computes a PCA."""
+    Writes cellwak's PCA keys when it computes a PCA. ``scheduler``: a Dask scheduler address (checked
+    by the caller) whose workers answer the kNN queries in shards (:mod:`cellwak.graph.sharded`)."""
     check_settings(adata.n_obs, n_neighbors, method=method, metric=metric, weights=weights)
     device = resolve_device(device)
     timings = {}
@@ -137,7 +139,8 @@ def compute(adata, *, n_neighbors: int = 15, n_pcs: int | None = None, use_rep: 
         X = (X / np.where(norms > 0, norms, 1.0)).astype(np.float32)
     timings["representation"] = time.perf_counter() - t
     t = time.perf_counter()
-    knn = knn_search(X, n_neighbors, method=method, device=device, seed=random_state, progress=progress)
+    knn = knn_search(X, n_neighbors, method=method, device=device, seed=random_state, scheduler=scheduler,
+                     progress=progress)
     timings["knn"] = time.perf_counter() - t
     t = time.perf_counter()
     with progress.task("graph", total=1) as task:

@@ -85,6 +85,18 @@ class LossTable:
     def loss(self, d: int, k: int) -> float:
         return float(self.losses(d, [k])[0])
 
+    def evaluate_many(self, requests, on_done=None) -> None:
+        """L(d, ks) for each (d, ks) of ``requests``, which do not depend on one another (here one
+        after the other; :class:`._dewak_dask.RemoteLossTable` runs them on a Dask cluster at once).
+        ``on_done()`` after each."""
+        for d, ks in requests:
+            self.losses(d, ks)
+            if on_done is not None:
+                on_done()
+
+    def close(self) -> None:
+        """Nothing to release here (a remote table drops its data from the workers)."""
+
     def best(self, d: int | None = None) -> tuple[int, int, float]:
         """The evaluated (d, k) with the lowest loss (over one d when given; ties: smaller d, k)."""
         items = [(v, dk) for dk, v in self.values.items() if d is None or dk[0] == d]

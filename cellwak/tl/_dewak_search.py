@@ -24,9 +24,7 @@ INV_PHI2 = (3 - 5 ** 0.5) / 2     # 0.382: the golden-section split
 def grid(table: LossTable, d_values, progress) -> dict:
     ks = np.arange(1, table.k_max + 1)
     with progress.task("DEWAK grid over d", total=len(d_values)) as task:
-        for d in d_values:
-            table.losses(int(d), ks)
-            task.advance()
+        table.evaluate_many([(int(d), ks) for d in d_values], on_done=task.advance)
     return {"d_values": [int(d) for d in d_values]}
 
 
@@ -56,6 +54,7 @@ def coordinate(table: LossTable, d_max: int, progress, *, start=(6, 6), window=(
 def _coordinate_step(table: LossTable, d: int, k: int, w_d: int, w_k: int, d_max: int) -> tuple[int, int]:
     """One ``update!``: the best d in its window at k, then the best k in its window at that d."""
     ds = list(range(max(1, d - w_d), min(d_max, d + w_d) + 1))
+    table.evaluate_many([(dd, [k]) for dd in ds])      # independent: at once on a Dask cluster
     d = ds[int(np.argmin([table.loss(dd, k) for dd in ds]))]
     ks = list(range(max(1, k - w_k), min(table.k_max, k + w_k) + 1))
     k = ks[int(np.argmin(table.losses(d, ks)))]

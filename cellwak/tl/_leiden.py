@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .. import provenance
-from ..choices import LEIDEN_BACKENDS, OBJECTIVES
+from ..choices import LEIDEN_BACKENDS, OBJECTIVES, SWEEP_BACKENDS
 from ..errors import InputError
 from ..graph.leiden import leiden as leiden_labels
 from ..io import labelled_mask
@@ -78,12 +78,14 @@ def check_leiden(gamma, *, objective: str = "modularity", backend: str = "igraph
         raise InputError(f"--n-iterations must be -1 (until stable) or at least 1, got {n_iterations}")
     if objective.lower() in ("rber", "significance", "surprise") and backend != "leidenalg":
         raise InputError(f"the {objective} objective needs --backend leidenalg")
-    if backend == "julia" and objective.lower() != "modularity":
-        raise InputError("the Julia Leiden optimises modularity only", "use --objective modularity or another --backend")
+    if backend in ("julia", "cugraph") and objective.lower() != "modularity":
+        raise InputError(f"the {'Julia' if backend == 'julia' else 'cuGraph'} Leiden optimises modularity only",
+                         "use --objective modularity or another --backend")
     if str(gamma).lower() == "auto":
-        if objective.lower() != "modularity" or backend != "igraph":
-            raise InputError("--gamma auto sweeps modularity resolutions with igraph",
-                             "leave --objective and --backend at their defaults, or give a number for --gamma")
+        if objective.lower() != "modularity" or backend not in SWEEP_BACKENDS:
+            raise InputError(f"--gamma auto sweeps modularity resolutions with {', '.join(SWEEP_BACKENDS)}",
+                             f"leave --objective at its default and use --backend {' or '.join(SWEEP_BACKENDS)}, "
+                             "or give a number for --gamma")
         if subsamples < 1:
             raise InputError("--gamma auto needs --subsamples 1 or more")
 
@@ -105,20 +107,34 @@ def run_leiden(adata, ctx: GraphContext, resolution=1.0, *, key_added: str = KEY
         gammas = parse_gammas(resolutions) if isinstance(resolutions, str) else list(resolutions)
         swept = run_sweep(adata, ctx, gammas, key_added=key_added, seeds=1, subsamples=subsamples,
                           n_iterations=n_iterations, rule="auto", seed=random_state, n_jobs=n_jobs,
-                          partition_all=False, progress=progress)
+                          partition_all=False, backend=backend, progress=progress)
         chosen = swept.chosen
         labels = swept.labels[chosen].astype(np.int64)
     else:
         chosen = float(gamma)
         with progress.task(f"Leiden (gamma={chosen:g})", total=1) as task:
-            labels = leiden_labels(ctx.graph, chosen, seed=random_state, n_iterations=n_iterations, objective=objective,
-                                   backend=backend, weighted=ctx.weighted)
+            if backend == "julia":  # through the sweep's Julia path: the iteration policy is passed to Julia
+                from ._julia_leiden import run_many_julia
+
+                labels = run_many_julia({"g": ctx.graph}, [("g", chosen, random_state, n_iterations)],
+                                        {"g": ctx.weighted})[0].astype(np.int64)
+            else:
+                labels = leiden_labels(ctx.graph, chosen, seed=random_state, n_iterations=n_iterations,
+                                       objective=objective, backend=backend, weighted=ctx.weighted)
             task.advance()
     timings = {**ctx.timings, "leiden": time.perf_counter() - t0}
     timings["total"] = sum(v for k, v in timings.items() if k != "total")
     params = {"gamma": chosen, "gamma_rule": swept.rule if swept else None, "seed": int(random_state),
               "n_iterations": int(n_iterations), "objective": objective.lower(), "backend": backend, **ctx.params}
-    warnings = image_warnings(adata, ctx) if swept is not None else []
+    if backend == "julia":
+        from ._julia_leiden import julia_info
+
+        params.update(julia_info())
+    elif backend == "cugraph":
+        from ..graph._cugraph import require
+
+        params["cugraph_version"] = require()
+    warnings = recall_warnings(ctx) + (image_warnings(adata, ctx) if swept is not None else [])
     if swept is not None:
         params["auto_gammas"] = resolutions if isinstance(resolutions, str) else ",".join(f"{g:g}" for g in resolutions)
         params["subsamples"] = subsamples
@@ -151,6 +167,20 @@ IMAGE_HINT = ("the dataset has images and the graph is built on their raw pixels
               "`cellwak train dino` and cluster them with --rep X_dino (0.69 ARI on blood_pbc28 with --gamma auto)")
 
 
+RECALL_TARGET = 0.95  # estimated recall@k of an approximate search below which the result says so
+
+
+def recall_warnings(ctx: GraphContext) -> list[str]:
+    """A warning when the approximate kNN search's estimated recall is below ``RECALL_TARGET``."""
+    got = ctx.params.get("knn_recall")
+    if got is None or got >= RECALL_TARGET:
+        return []
+    k = ctx.params.get("k", "k")
+    return [f"the {ctx.params.get('knn', 'approximate')} neighbour search found only {got:.2f} of each cell's {k} "
+            f"nearest neighbours (estimated on 1,000 cells; goal {RECALL_TARGET}): clusters may split or merge where "
+            "it missed; --knn exact is exact at any size (slower), --knn kdtree is exact and fast in few dimensions"]
+
+
 def image_warnings(adata, ctx: GraphContext) -> list[str]:
     """A warning when a dataset with images is clustered on its pixels (no learned representation)."""
     from ..pp.representation import PCA_KEY
@@ -173,7 +203,7 @@ def leiden(adata, resolution=1.0, *, neighbors_key: str | None = None, key_added
                   subsamples, by the rule of :mod:`cellwak.tl._resolution` that ``cellwak cluster
                   --gamma auto`` and ``cellwak sweep`` use too (no labels used). The evidence is in
                   ``uns['cellwak']['leiden']['params']['evidence_json']``.
-    n_iterations  None: until modularity stops improving (-1), at a given gamma and in the sweep of
+    n_iterations  None: while modularity still gains 0.1% per iteration (-1), at a given gamma and in the sweep of
                   ``'auto'`` alike; or a number.
     objective     modularity or cpm (igraph); rber, significance, surprise need ``backend='leidenalg'``.
     backend       igraph (default), leidenalg, or julia (CellWAK.jl; needs a julia executable).

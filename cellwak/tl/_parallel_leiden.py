@@ -28,12 +28,22 @@ def default_jobs() -> int:
     return max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 8))
 
 
-def run_many(graphs: dict, tasks: list[tuple], *, n_jobs: int | None = None, progress_task=None) -> list[np.ndarray]:
+def run_many(graphs: dict, tasks: list[tuple], *, n_jobs: int | None = None, progress_task=None,
+             backend: str = "igraph") -> list[np.ndarray]:
     """``graphs``: id -> sparse adjacency; ``tasks``: (graph id, gamma, seed, n_iterations).
-    Returns labels per task, in order."""
+    Returns labels per task, in order. ``backend='julia'``: CellWAK.jl's Leiden in one Julia
+    process (:mod:`._julia_leiden`) instead of igraph in worker processes."""
     from ._distributed import current, run_on_cluster
 
     weighted = {gid: bool(A.nnz) and not np.all(A.data == A.data[0]) for gid, A in graphs.items()}
+    if backend == "julia":
+        from ._julia_leiden import run_many_julia
+
+        return run_many_julia(graphs, tasks, weighted, progress_task)
+    if backend == "cugraph":  # one GPU: the runs one after another in this process
+        return [_advance(leiden(graphs[gid], gamma, seed=seed, n_iterations=n_iter, weighted=weighted[gid],
+                                backend="cugraph").astype(np.int32), progress_task)
+                for gid, gamma, seed, n_iter in tasks]
     address = current()
     if address is not None:
         return run_on_cluster(address, graphs, weighted, tasks, progress_task)
@@ -56,3 +66,9 @@ def run_many(graphs: dict, tasks: list[tuple], *, n_jobs: int | None = None, pro
         return results
     finally:
         _GRAPHS = {}
+
+
+def _advance(labels: np.ndarray, progress_task) -> np.ndarray:
+    if progress_task is not None:
+        progress_task.advance()
+    return labels

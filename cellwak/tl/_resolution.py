@@ -3,7 +3,8 @@
 Grid: 30 resolutions log-spaced from 0.05 to 3 (one lattice, ratio 1.152 per step); when the
 choice lands on an edge of the default grid, the grid is extended there on the same lattice
 (6 steps at a time, 3 times at most), and a choice still on an edge is kept with a warning.
-Leiden: one iteration policy everywhere (until modularity stops improving, ``N_ITERATIONS``), so
+Leiden: one iteration policy everywhere (while an iteration raises modularity by more than
+0.1%, ``N_ITERATIONS``; :func:`cellwak.graph.leiden._until_stable`), so
 a resolution gives the same partition alone (``cluster --gamma g``) and in a sweep.
 
 Evidence per resolution: the partition of the graph and of 5 random 80 % subsamples (the induced
@@ -46,7 +47,7 @@ import pandas as pd
 GRID_START, GRID_STOP, GRID_COUNT = 0.05, 3.0, 30
 GRID = f"{GRID_START:g}:{GRID_STOP:g}:{GRID_COUNT}"
 STEP = (GRID_STOP / GRID_START) ** (1.0 / (GRID_COUNT - 1))  # ratio between neighbouring resolutions
-N_ITERATIONS = -1  # Leiden until modularity stops improving, at a given gamma and in every sweep
+N_ITERATIONS = -1  # Leiden while modularity still gains (graph.leiden.TOLERANCE), at a given gamma and in every sweep
 
 
 def lattice(lo: int, hi: int) -> list[float]:
@@ -234,9 +235,10 @@ def _extend(gammas: list[float], upward: bool) -> list[float]:
 class _Runs:
     """Leiden runs on the base graph and its subsamples, measured on demand and kept."""
 
-    def __init__(self, graphs: dict, base: str, subsamples: list, seed: int, n_jobs, progress, n_iterations: int):
+    def __init__(self, graphs: dict, base: str, subsamples: list, seed: int, n_jobs, progress, n_iterations: int,
+                 backend: str = "igraph"):
         self.graphs, self.base, self.subs, self.seed, self.n_jobs, self.progress = graphs, base, subsamples, seed, n_jobs, progress
-        self.n_iterations = n_iterations
+        self.n_iterations, self.backend = n_iterations, backend
         self.labels: dict = {}     # gamma -> base labels
         self.scores: dict = {}     # gamma -> [ARI of subsample r]
 
@@ -252,7 +254,7 @@ class _Runs:
             return
         graphs = {k: self.graphs[k] for k in {t[0] for t in tasks}}
         with self.progress.task(f"Leiden x {len(tasks)} ({what})", total=len(tasks)) as task:
-            out = run_many(graphs, tasks, n_jobs=self.n_jobs, progress_task=task)
+            out = run_many(graphs, tasks, n_jobs=self.n_jobs, progress_task=task, backend=self.backend)
         done = dict(zip([(t[0], t[1]) for t in tasks], out))
         for g in gammas:
             if (self.base, g) in done:
@@ -268,7 +270,7 @@ class _Runs:
 
 def select(graph, gammas, *, seed: int = 0, subsamples: int = SUBSAMPLES, max_subsamples: int = MAX_SUBSAMPLES,
            fraction: float = SUBSAMPLE_FRACTION, rule: Rule = AUTO_RULE, base: str = "full", n_jobs=None,
-           n_iterations: int = N_ITERATIONS, extend: bool = True, progress=None) -> Selection:
+           n_iterations: int = N_ITERATIONS, extend: bool = True, progress=None, backend: str = "igraph") -> Selection:
     """Choose a resolution of ``graph`` (sparse adjacency) from ``gammas`` by ``rule``.
 
     Leiden (``N_ITERATIONS``, seed ``seed``) on the graph and on ``subsamples`` random subsamples
@@ -276,7 +278,8 @@ def select(graph, gammas, *, seed: int = 0, subsamples: int = SUBSAMPLES, max_su
     partition and the graph's partition on the shared cells. Adaptive: resolutions whose
     pass/fail is within 2 standard errors of the threshold are measured on up to
     ``max_subsamples``. A choice on an edge of the grid extends the grid there (``EXTEND_STEPS``
-    at a time, ``MAX_EXTENSIONS`` times); a choice still on an edge is kept with a warning."""
+    at a time, ``MAX_EXTENSIONS`` times); a choice still on an edge is kept with a warning.
+    ``backend``: igraph (worker processes) or julia (CellWAK.jl, :mod:`._julia_leiden`)."""
     from ..pp._neighbors import subsample_graphs
     from ..progress import NULL
 
@@ -284,7 +287,7 @@ def select(graph, gammas, *, seed: int = 0, subsamples: int = SUBSAMPLES, max_su
     max_subsamples = max(subsamples, max_subsamples)
     subs = subsample_graphs(graph, max_subsamples, fraction, seed + 1)
     graphs = {base: graph, **{f"sub{r}": g for r, (_, g) in enumerate(subs)}}
-    runs = _Runs(graphs, base, subs, seed, n_jobs, progress, n_iterations)
+    runs = _Runs(graphs, base, subs, seed, n_jobs, progress, n_iterations, backend)
     grid = sorted(set(float(g) for g in gammas))
     asked = list(grid)
     warnings: list[str] = []

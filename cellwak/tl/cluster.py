@@ -12,6 +12,7 @@ from __future__ import annotations
 from ..device import resolve_device
 from ..pp import _neighbors as nb
 from ..progress import NULL
+from ._distributed import current as current_scheduler
 from ._leiden import AUTO_GAMMAS, ClusterResult, check_leiden, run_leiden
 from .sweep import KEY
 
@@ -32,7 +33,8 @@ def cluster(adata, *, gamma=1.0, k: int = 15, seed: int = 0, rep: str | None = N
     check_leiden(gamma, objective=objective, backend=backend, n_iterations=n_iterations, subsamples=subsamples)
     device = resolve_device(device)
     ctx = nb.compute(adata, n_neighbors=k, n_pcs=None if rep is not None else n_pcs, use_rep=rep, method=knn_method,
-                     weights=weights, random_state=seed, device=device, features=features, progress=progress)
+                     weights=weights, random_state=seed, device=device, features=features,
+                     scheduler=current_scheduler(), progress=progress)
     ctx.params["neighbors_key"] = nb.write(adata, ctx, neighbors_key)
     return run_leiden(adata, ctx, gamma, key_added=key, random_state=seed, n_iterations=n_iterations,
                       objective=objective, backend=backend, resolutions=auto_gammas, subsamples=subsamples,

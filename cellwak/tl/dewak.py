@@ -40,7 +40,8 @@ from ..choices import DEWAK_SCALINGS, DEWAK_SEARCHES
 from ..errors import InputError, short_list
 from ..progress import NULL
 from . import _dewak_search as strategies
-from ._dewak_eval import LossTable
+from ._dewak_dask import open_table
+from ._dewak_julia import JuliaLossTable, backend_params, check_backend
 from ._dewak_knn import KNN_METHODS
 from ._dewak_loss import NORMS, mean_predictor_loss
 
@@ -150,7 +151,7 @@ def scale(X: np.ndarray, scaling: str) -> np.ndarray:
 
 def dewak(adata, *, d_max: int | None = None, k_max: int = 100, search: str = "auto", norm: str = "col",
           scaling: str = "sample", use_rep: str | None = None, random_state: int = 0, d_values=None, start=(6, 6),
-          window=(5, 5), max_steps: int = 100, max_d: int = 8, knn_method: str = "auto",
+          window=(5, 5), max_steps: int = 100, max_d: int = 8, knn_method: str = "auto", backend: str = "python",
           progress=NULL) -> DewakResult:
     """Choose (d, k) for ``adata`` by the noise2self loss of the DEWAK kernel.
 
@@ -169,10 +170,13 @@ def dewak(adata, *, d_max: int | None = None, k_max: int = 100, search: str = "a
     start, window, max_steps   the coordinate search's (d0, k0), (w_d, w_k) and step limit.
     max_d      the golden-section search's budget of neighbour searches.
     knn_method auto (the package rule: exact up to 50,000 cells, HNSW with a repair step above), exact or hnsw.
+    backend    python (torch) or julia: the kNN search (exact), the kernel and the loss of every
+               (d, k) in CellWAK.jl (:mod:`._dewak_julia`; the Julia version goes into the provenance).
     progress   a reporter (:mod:`cellwak.progress`).
     """
     check_params(adata.n_obs, d_max=d_max, k_max=k_max, search=search, norm=norm, scaling=scaling,
                  d_values=d_values, knn_method=knn_method)
+    check_backend(backend, knn_method)
     provenance.seed_everything(random_state)
     t0 = time.perf_counter()
     raw, rep_name = input_matrix(adata, use_rep)
@@ -190,15 +194,20 @@ def dewak(adata, *, d_max: int | None = None, k_max: int = 100, search: str = "a
     t_pca = time.perf_counter() - t0
 
     resolved = search if search != "auto" else ("grid" if n <= GRID_MAX_CELLS else "golden")
-    table = LossTable(X, embedding, k_max, norm=norm, knn_method=knn_method, seed=random_state, progress=progress)
+    # here, or on the Dask cluster of _distributed.scheduler (the same losses)
+    table = (JuliaLossTable(X, embedding, k_max, norm=norm, seed=random_state, progress=progress) if backend == "julia"
+             else open_table(X, embedding, k_max, norm=norm, knn_method=knn_method, seed=random_state, progress=progress))
     t = time.perf_counter()
-    if resolved == "grid":
-        values = sorted(set(int(v) for v in d_values)) if d_values is not None else list(range(1, d_max + 1))
-        details = strategies.grid(table, values, progress)
-    elif resolved == "coordinate":
-        details = strategies.coordinate(table, d_max, progress, start=start, window=window, max_steps=max_steps)
-    else:
-        details = strategies.golden(table, d_max, progress, max_d=max_d)
+    try:
+        if resolved == "grid":
+            values = sorted(set(int(v) for v in d_values)) if d_values is not None else list(range(1, d_max + 1))
+            details = strategies.grid(table, values, progress)
+        elif resolved == "coordinate":
+            details = strategies.coordinate(table, d_max, progress, start=start, window=window, max_steps=max_steps)
+        else:
+            details = strategies.golden(table, d_max, progress, max_d=max_d)
+    finally:
+        table.close()
     t_search = time.perf_counter() - t
     best_d, best_k, best_loss = table.best()
     baseline = mean_predictor_loss(X)
@@ -213,7 +222,8 @@ def dewak(adata, *, d_max: int | None = None, k_max: int = 100, search: str = "a
               "knn": table.knn_method, "knn_repaired_cells": int(sum(table.repaired.values())),
               "n_cells": int(n), "n_features": int(m),
               "dropped_zero_features": int((~keep).sum()), "kernel": f"WAK_{norm}(kNN_k(d) * inverse distance)",
-              "loss": "MSE(X, W X) over all cells and features", "self_neighbour": "excluded"}
+              "loss": "MSE(X, W X) over all cells and features", "self_neighbour": "excluded",
+              **backend_params(backend)}
     record = provenance.record("dewak", {**params, **_storable(details)}, seed=random_state, device="cpu", seconds=total)
     adata.uns[KEY] = {
         "d": int(best_d), "k": int(best_k), "loss": float(best_loss), "baseline_loss": float(baseline),

@@ -38,6 +38,7 @@ from ..io import labelled_mask
 from ..metrics import compare, silhouette
 from ..progress import NULL
 from ..pp._neighbors import GraphContext, load
+from ._julia_leiden import SWEEP_BACKENDS
 from ._parallel_leiden import run_many
 from ._resolution import GRID, GRID_COUNT, MAX_SUBSAMPLES, N_ITERATIONS, SUBSAMPLE_FRACTION, SUBSAMPLES, lattice, select
 from ._select import check_rule, choose_gamma
@@ -166,7 +167,7 @@ def stability_graph(ctx: GraphContext, cells: int, seed: int):
 
 
 def check_sweep(gammas, *, seeds: int = 1, subsamples: int = SUBSAMPLES, subsample_fraction: float = SUBSAMPLE_FRACTION,
-                rule: str = "auto", n_iterations: int = N_ITERATIONS) -> list[float]:
+                rule: str = "auto", n_iterations: int = N_ITERATIONS, backend: str = "igraph") -> list[float]:
     """Refuse settings that cannot work (one line each); the sorted resolutions."""
     gammas = sorted(set(float(g) for g in gammas))
     if not gammas or any(not 0 < g < math.inf for g in gammas):
@@ -182,6 +183,8 @@ def check_sweep(gammas, *, seeds: int = 1, subsamples: int = SUBSAMPLES, subsamp
         raise InputError(f"the subsample fraction must be between 0 and 1, got {subsample_fraction}")
     if n_iterations == 0 or n_iterations < -1:
         raise InputError(f"--n-iterations must be -1 (until stable) or at least 1, got {n_iterations}")
+    if backend not in SWEEP_BACKENDS:
+        raise InputError(f"unknown sweep --backend {backend!r}", f"choose one of {', '.join(SWEEP_BACKENDS)}")
     check_rule(rule, seeds, subsamples)
     return gammas
 
@@ -189,7 +192,7 @@ def check_sweep(gammas, *, seeds: int = 1, subsamples: int = SUBSAMPLES, subsamp
 def run_sweep(adata, ctx: GraphContext, gammas, *, key_added: str = KEY, seeds: int = 1, subsamples: int = SUBSAMPLES,
               subsample_fraction: float = SUBSAMPLE_FRACTION, n_iterations: int = N_ITERATIONS, rule: str = "auto",
               seed: int = 0, n_jobs: int | None = None, stability_cells: int = STABILITY_CELLS,
-              partition_all: bool = True, progress=NULL) -> SweepResult:
+              partition_all: bool = True, backend: str = "igraph", progress=NULL) -> SweepResult:
     """The sweep on the graph of ``ctx``; writes its keys into ``adata`` and returns the result.
 
     The resolution is chosen by :func:`cellwak.tl._resolution.select` (the path every face
@@ -197,9 +200,11 @@ def run_sweep(adata, ctx: GraphContext, gammas, *, key_added: str = KEY, seeds: 
     cells and above that on the kNN graph of a random subset of that many cells. Each
     resolution's partition of the full graph is computed when ``partition_all`` (``sweep``), or
     only at the chosen one above ``stability_cells`` cells (``--gamma auto``: the choice is the
-    same, only the full-graph columns of the other resolutions are left empty)."""
+    same, only the full-graph columns of the other resolutions are left empty). ``backend``: the
+    Leiden runs in igraph (worker processes) or in Julia (CellWAK.jl, one process; the Julia
+    version and transport go into the provenance)."""
     gammas = check_sweep(gammas, seeds=seeds, subsamples=subsamples,
-                         subsample_fraction=subsample_fraction, rule=rule, n_iterations=n_iterations)
+                         subsample_fraction=subsample_fraction, rule=rule, n_iterations=n_iterations, backend=backend)
     provenance.seed_everything(seed)
     t0 = time.perf_counter()
     base, graph = "full", ctx.graph
@@ -212,7 +217,7 @@ def run_sweep(adata, ctx: GraphContext, gammas, *, key_added: str = KEY, seeds: 
     selection = None
     if subsamples:
         selection = select(graph, gammas, seed=seed, subsamples=subsamples, fraction=subsample_fraction, base=base,
-                           n_jobs=n_jobs, n_iterations=n_iterations, progress=progress,
+                           n_jobs=n_jobs, n_iterations=n_iterations, progress=progress, backend=backend,
                            extend=rule == "auto" and gammas == lattice(0, GRID_COUNT - 1))  # a grid the user gave is kept
         gammas = sorted(selection.table["gamma"])
     full = {(g, seed): lab for g, lab in selection.labels.items()} if selection and base == "full" else {}
@@ -220,7 +225,7 @@ def run_sweep(adata, ctx: GraphContext, gammas, *, key_added: str = KEY, seeds: 
     tasks = [("full", g, seed + s, n_iterations) for g in wanted for s in range(seeds) if (g, seed + s) not in full]
     if tasks:
         with progress.task(f"Leiden x {len(tasks)} on the full graph", total=len(tasks)) as task:
-            out = run_many({"full": ctx.graph}, tasks, n_jobs=n_jobs, progress_task=task)
+            out = run_many({"full": ctx.graph}, tasks, n_jobs=n_jobs, progress_task=task, backend=backend)
         full.update({(g, s): lab.astype(np.int64) for (_, g, s, _), lab in zip(tasks, out)})
     timings = {**ctx.timings, "leiden": time.perf_counter() - t}
     t = time.perf_counter()
@@ -249,7 +254,11 @@ def run_sweep(adata, ctx: GraphContext, gammas, *, key_added: str = KEY, seeds: 
     params = {**ctx.params, "gammas": gammas, "seeds": seeds, "subsamples": subsamples, "max_subsamples": MAX_SUBSAMPLES,
               "subsample_fraction": subsample_fraction, "stability_cells": min(ctx.n, stability_cells) if subsamples else 0,
               "n_iterations": n_iterations, "objective": "modularity",
-              "backend": "igraph", "rule": used_rule, "seed": seed, "key_added": key_added}
+              "backend": backend, "rule": used_rule, "seed": seed, "key_added": key_added}
+    if backend == "julia":
+        from ._julia_leiden import julia_info
+
+        params.update(julia_info())
     result = SweepResult(table=table, labels={g: full[(g, seed)] for g in gammas if (g, seed) in full}, chosen=chosen,
                          rule=used_rule, params=params, timings={k_: round(v, 3) for k_, v in timings.items()},
                          n2s_knn=n2s_knn, n2s_mean=n2s_mean, evidence=evidence,
@@ -278,19 +287,20 @@ def write_sweep(adata, result: SweepResult, key_added: str = KEY) -> None:
 def sweep(adata, resolutions=GRID, *, neighbors_key: str | None = None, key_added: str = KEY, seeds: int = 1,
           subsamples: int = SUBSAMPLES, subsample_fraction: float = SUBSAMPLE_FRACTION, n_iterations: int = N_ITERATIONS,
           rule: str = "auto", random_state: int = 0, n_jobs: int | None = None, stability_cells: int = STABILITY_CELLS,
-          copy: bool = False, progress=NULL):
+          backend: str = "igraph", copy: bool = False, progress=NULL):
     """Leiden at every resolution of ``resolutions`` (``START:STOP:COUNT`` log-spaced, a list like
     ``0.2,0.5,1``, or a sequence of numbers) on the graph of :func:`cellwak.pp.neighbors`, with the
     label-free evidence of the module docstring and the resolution chosen by ``rule`` (``auto``:
     :mod:`cellwak.tl._resolution`, the same choice as ``leiden(resolution='auto')``; the grid is
-    extended when the choice lands on its edge). Read the table with :func:`sweep_table`.
+    extended when the choice lands on its edge). ``backend``: igraph or julia (CellWAK.jl's Leiden,
+    the same iteration policy). Read the table with :func:`sweep_table`.
     Returns None, or a modified copy with ``copy=True``."""
     adata = adata.copy() if copy else adata
     gammas = parse_gammas(resolutions) if isinstance(resolutions, str) else list(resolutions)
     ctx = load(adata, neighbors_key)
     run_sweep(adata, ctx, gammas, key_added=key_added, seeds=seeds, subsamples=subsamples,
               subsample_fraction=subsample_fraction, n_iterations=n_iterations, rule=rule, seed=random_state,
-              n_jobs=n_jobs, stability_cells=stability_cells, progress=progress)
+              n_jobs=n_jobs, stability_cells=stability_cells, backend=backend, progress=progress)
     return adata if copy else None
 
 

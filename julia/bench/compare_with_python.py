@@ -1,10 +1,16 @@
 """Time cellwak's Julia kernels against Python references on Gaussian blobs.
 
     python julia/bench/compare_with_python.py [--n 20000] [--d 30] [--k 15] [--repeats 3]
+    python julia/bench/compare_with_python.py --backends [--n 100000] [--write]
 
 Reports Julia start-up, exact kNN (Julia vs a numpy blocked-matmul reference) and Leiden
 (Julia vs igraph's community_leiden, modularity objective) on the same union kNN graph.
 Prints one JSON object.
+
+``--backends``: the product's ``--backend julia`` paths against the Python paths they replace,
+on the synthetic mixture of benchmarks/synthetic.py (32 dims), each as a ratio Julia / Python
+measured in the same run (julia_backends.py); ``--write`` puts the table into
+benchmarks/BENCHMARKS.md (section julia-backends).
 """
 
 from __future__ import annotations
@@ -80,7 +86,14 @@ def main() -> None:
     ap.add_argument("--centers", type=int, default=12)
     ap.add_argument("--spread", type=float, default=4.0, help="scale of the blob centres (smaller: more overlap)")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--backends", action="store_true", help="time the --backend julia paths against Python")
+    ap.add_argument("--write", action="store_true", help="with --backends: write the BENCHMARKS.md section")
     args = ap.parse_args()
+    if args.backends:
+        from julia_backends import run
+
+        run(args.n, write=args.write)
+        return
     report: dict = {"n": args.n, "d": args.d, "k": args.k, "spread": args.spread}
 
     exe = julia_executable()

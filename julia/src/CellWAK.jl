@@ -20,11 +20,12 @@ using Random
 using SparseArrays
 
 export knn_exact, knn_adjacency, symmetrize,
-       wak, pwak, partition_matrix, denoise, noise2self_loss,
-       modularity, leiden, renumber_by_size
+       wak, pwak, pwak_apply, partition_matrix, denoise, noise2self_loss,
+       dewak_neighbours, dewak_losses, modularity, leiden, leiden_run, renumber_by_size
 
 include("knn.jl")
 include("wak.jl")
+include("dewak.jl")
 include("modularity.jl")
 include("leiden_graph.jl")
 include("leiden_moves.jl")

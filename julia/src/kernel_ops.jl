@@ -7,7 +7,14 @@
 #   partition_matrix labels=@y                         -> P (sparse)
 #   noise2self      X=@X A=@A [norm=col|row] [wak=true|false] -> value loss
 #   modularity      A=@A labels=@y [gamma=1]           -> value modularity
-#   leiden          A=@A [gamma=1] [seed=0] [n_iterations=2] [beta=0.01] -> labels, values modularity, n_clusters
+#   pwak_apply      C=@C E=@E [norm=col|row]           -> estimate (cells, dims): WAK(C Cᵀ) E, no n × n matrix
+#   leiden          A=@A [gamma=1] [seed=0] [n_iterations=2] [beta=0.01] [tolerance=1e-12] [max_iterations=20]
+#                   -> labels, values modularity, n_clusters, iterations
+#   leiden_many     A=@A gammas=@g seeds=@s [n_iterations=2] [beta=0.01] [tolerance=1e-12] [max_iterations=20]
+#                   -> labels (runs, cells): one run per (gammas[r], seeds[r]), runs spread over threads
+#   dewak_losses    X=@X ks=@ks [norm=col|row] and either E=@E d= k_max= (search the first d PCs, return
+#                   indices (0-based) and affinities) or indices=@I affinities=@S (lists searched before)
+#                   -> losses (one per k), values knn_seconds
 #
 # Data matrices (X) are numpy (cells, features) = Julia features × cells; C is numpy
 # (cells, clusters); every op also reports `value <id>.seconds` (compute time in Julia).
@@ -65,20 +72,61 @@ end
 op_modularity(p, r, id) = put_value!(r, "$id.modularity",
     modularity(array_param(p, "A"), vec(array_param(p, "labels")), float_param(p, "gamma", 1.0)))
 
+op_pwak_apply(p, r, id) = put_array!(r, "$id.estimate",
+    pwak_apply(array_param(p, "C"), array_param(p, "E"); norm=symbol_param(p, "norm", :col)))
+
+leiden_options(p) = (n_iterations=int_param(p, "n_iterations", 2), beta=float_param(p, "beta", 0.01),
+                     tolerance=float_param(p, "tolerance", 1e-12), max_iterations=int_param(p, "max_iterations", 20))
+
 function op_leiden(p, r, id)
     A = array_param(p, "A")
     gamma = float_param(p, "gamma", 1.0)
-    labels = leiden(A, gamma; seed=int_param(p, "seed", 0), n_iterations=int_param(p, "n_iterations", 2),
-                    beta=float_param(p, "beta", 0.01))
+    labels, iterations = leiden_run(A, gamma; seed=int_param(p, "seed", 0), leiden_options(p)...)
     put_array!(r, "$id.labels", Int64.(labels))
     put_value!(r, "$id.modularity", modularity(A, labels, gamma))
     put_value!(r, "$id.n_clusters", isempty(labels) ? 0 : maximum(labels) + 1)
+    put_value!(r, "$id.iterations", iterations)
+end
+
+function op_leiden_many(p, r, id)
+    A = array_param(p, "A")
+    gammas = vec(Float64.(array_param(p, "gammas")))
+    seeds = vec(Int.(array_param(p, "seeds")))
+    length(gammas) == length(seeds) || throw(DimensionMismatch("$(length(gammas)) gammas, $(length(seeds)) seeds"))
+    options = leiden_options(p)
+    check_undirected(A)                        # once, before the threads start
+    labels = Matrix{Int64}(undef, size(A, 1), length(gammas))
+    Threads.@threads for run in eachindex(gammas)
+        labels[:, run] = leiden(A, gammas[run]; seed=seeds[run], options...)
+    end
+    put_array!(r, "$id.labels", labels)
+end
+
+function op_dewak_losses(p, r, id)
+    X = array_param(p, "X")
+    ks = vec(Int.(array_param(p, "ks")))
+    norm = symbol_param(p, "norm", :col)
+    t = time()
+    if haskey(p.op.params, "E")
+        E = array_param(p, "E")
+        d = int_param(p, "d")
+        1 <= d <= size(E, 1) || throw(ArgumentError("d must be in 1..$(size(E, 1)), got $d"))
+        idx, s = dewak_neighbours(E[1:d, :], int_param(p, "k_max"))
+        put_array!(r, "$id.indices", Int64.(idx) .- 1)
+        put_array!(r, "$id.affinities", s)
+    else
+        idx = Int.(array_param(p, "indices")) .+ 1
+        s = array_param(p, "affinities")
+    end
+    put_value!(r, "$id.knn_seconds", time() - t)
+    put_array!(r, "$id.losses", dewak_losses(X, idx, s, ks; norm=norm))
 end
 
 const KERNEL_OPS = Dict{String,Function}(
     "knn_exact" => op_knn_exact, "knn_graph" => op_knn_graph, "wak" => op_wak, "pwak" => op_pwak,
     "partition_matrix" => op_partition_matrix, "noise2self" => op_noise2self,
-    "modularity" => op_modularity, "leiden" => op_leiden)
+    "pwak_apply" => op_pwak_apply, "modularity" => op_modularity, "leiden" => op_leiden,
+    "leiden_many" => op_leiden_many, "dewak_losses" => op_dewak_losses)
 
 """
     run_request(dir) -> Bool

@@ -115,3 +115,26 @@ function noise2self_loss(X::AbstractMatrix{<:Real}, W::AbstractMatrix{<:Real})
     end
     return s / length(est)
 end
+
+"""
+    pwak_apply(C, E; norm=:col, epsilon=WAK_EPS) -> d × n
+
+`denoise(E, pwak(C))` without the `n × n` kernel: with `P = Cᵀ C` (`C` clusters × cells, `E`
+d × cells), `s_j = c_j ⋅ Σ_l c_l − |c_j|²` (the off-diagonal sums of P),
+column normalisation gives `Σ_j W_ij e_j = Σ_j (c_i ⋅ c_j) e_j / (s_j + ε) − |c_i|² e_i / (s_i + ε)`
+and row normalisation `(Σ_j (c_i ⋅ c_j) e_j − |c_i|² e_i) / (s_i + ε)`: O(n c d) instead of O(n² d).
+"""
+function pwak_apply(C::AbstractMatrix{<:Real}, E::AbstractMatrix{<:Real}; norm::Symbol=:col, epsilon::Real=WAK_EPS)
+    c, n = size(C)
+    size(E, 2) == n || throw(DimensionMismatch("E has $(size(E, 2)) cells, C has $n"))
+    norm === :col || norm === :row || throw(ArgumentError("norm must be :col or :row, got :$norm"))
+    Cf = Matrix{Float64}(C)
+    Ef = Matrix{Float64}(E)
+    self_sim = vec(sum(abs2, Cf; dims=1))
+    s = vec(transpose(Cf) * vec(sum(Cf; dims=2))) .- self_sim .+ epsilon
+    if norm === :col
+        scaled = Ef ./ transpose(s)
+        return (scaled * transpose(Cf)) * Cf .- scaled .* transpose(self_sim)
+    end
+    return ((Ef * transpose(Cf)) * Cf .- Ef .* transpose(self_sim)) ./ transpose(s)
+end

@@ -145,6 +145,32 @@ same_partition(a, b) = length(unique(zip(a, b))) == length(unique(a)) == length(
         @test maximum(leiden(A, 0.2; seed=1)) < maximum(leiden(A, 5.0; seed=1))
     end
 
+    @testset "dewak losses, pwak_apply, Leiden iteration policy" begin
+        X, E = randn(rng, 5, 200), randn(rng, 3, 200)
+        idx, s = dewak_neighbours(E, 8)
+        ks = [1, 4, 8]
+        for norm in (:col, :row)
+            L = dewak_losses(X, idx, s, ks; norm=norm)
+            for (q, k) in enumerate(ks)
+                A = sparse(repeat(1:200, inner=k), vec(idx[1:k, :]), Float64.(vec(s[1:k, :])), 200, 200)
+                W = norm === :col ? wak(A; norm=:col) : spdiagm(0 => 1.0 ./ vec(sum(A; dims=2))) * A
+                @test L[q] ≈ noise2self_loss(X, W) rtol=1e-12
+            end
+        end
+        C = rand(rng, 4, 60)
+        C ./= sum(C; dims=1)
+        F = randn(rng, 3, 60)
+        for norm in (:col, :row)
+            @test pwak_apply(C, F; norm=norm) ≈ denoise(F, pwak(C; norm=norm)) rtol=1e-10
+        end
+        A = sparse(Symmetric(sprand(rng, 150, 150, 0.06) .> 0) * 1.0)
+        one, it1 = CellWAK.leiden_run(A, 1.0; n_iterations=1)
+        @test CellWAK.leiden_run(A, 1.0; n_iterations=-1, max_iterations=1) == (one, 1)
+        @test CellWAK.leiden_run(A, 1.0; n_iterations=-1, tolerance=1.0)[2] == 2
+        strict, its = CellWAK.leiden_run(A, 1.0; n_iterations=-1, tolerance=0.0)
+        @test 2 <= its <= 20 && modularity(A, strict) >= modularity(A, one) - 1e-12
+    end
+
     @testset "request files" begin
         mktempdir() do dir
             X = randn(rng, Float32, 4, 30)

@@ -1,0 +1,126 @@
+"""DEWAK's (d, k) evaluations and the kNN queries on a Dask cluster: a LocalCluster of 2 worker
+processes gives the single-process result, and both workers did the work; a scheduler that cannot
+be used is refused before any work (one line, exit status 2, workspace unchanged)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import snapshot
+
+distributed = pytest.importorskip("distributed", reason="dask[distributed] is a dev dependency")
+
+
+@pytest.fixture(scope="module")
+def dask_cluster():
+    """Two worker processes, one thread each (as `dask worker` would run on two machines)."""
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc:
+        yield lc.scheduler_address
+
+
+def _stream_index(address: str) -> int:
+    """The scheduler's task-stream cursor (recording starts at the first call)."""
+    with distributed.Client(address, set_as_default=False) as client:
+        return client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.get_task_stream_index())
+
+
+def _workers_that_ran(address: str, prefix: str, since: int) -> set[str]:
+    """The workers that ran tasks of function ``prefix`` since the cursor ``since``."""
+    with distributed.Client(address, set_as_default=False) as client:
+        stream = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.get_task_stream(start_index=since))
+    return {t["worker"] for t in stream if str(t["key"]).lstrip("('").startswith(prefix)}
+
+
+def _mixture(n, dim=12, groups=5, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 4, size=(groups, dim))
+    return (centres[rng.integers(0, groups, n)] + rng.normal(size=(n, dim))).astype(np.float32)
+
+
+# -- DEWAK -----------------------------------------------------------------------------------
+@pytest.mark.slow  # a LocalCluster starts two Python processes
+@pytest.mark.parametrize("search", ["grid", "coordinate", "golden"])
+def test_dewak_on_two_workers_gives_the_same_losses_and_choice(dask_cluster, search):
+    import anndata as ad
+
+    from cellwak.tl._distributed import scheduler
+    from cellwak.tl.dewak import dewak
+
+    adata = ad.AnnData(_mixture(1200))
+    options = dict(search=search, d_max=10, k_max=25, max_d=5)
+    here = dewak(adata.copy(), **options)
+    since = _stream_index(dask_cluster)
+    with scheduler(dask_cluster):
+        there = dewak(adata.copy(), **options)
+    ran = _workers_that_ran(dask_cluster, "_evaluate", since)
+    assert ran and (search == "golden" or len(ran) == 2)  # golden: one d at a time, on either worker
+    assert (there.d, there.k) == (here.d, here.k) and there.loss == here.loss
+    np.testing.assert_array_equal(there.table[["d", "k"]].to_numpy(), here.table[["d", "k"]].to_numpy())
+    np.testing.assert_array_equal(there.table["loss"].to_numpy(), here.table["loss"].to_numpy())
+    assert there.n_knn == here.n_knn
+    assert there.table["loss"].nunique() > 10  # the losses differ across (d, k): the comparison means something
+
+
+@pytest.mark.slow  # a LocalCluster starts two Python processes
+def test_dewak_command_with_a_scheduler_chooses_the_same_d_and_k(cli, home, table_csv, dask_cluster, monkeypatch):
+    assert cli("data", "add", table_csv, "--name", "cells", "--id", "cell", "--label", "type").code == 0
+    here = cli("--json", "dewak", "-d", "cells", "--k-max", "20", "--search", "grid").json()
+    there = cli("--json", "dewak", "-d", "cells", "--k-max", "20", "--search", "grid", "--scheduler", dask_cluster).json()
+    assert there["params"]["scheduler"] == dask_cluster and there["params"]["dask_workers"] == 2
+    assert (there["d"], there["k"], there["loss"], there["best"]) == (here["d"], here["k"], here["loss"], here["best"])
+    monkeypatch.setenv("CELLWAK_DASK_SCHEDULER", dask_cluster)
+    by_env = cli("--json", "dewak", "-d", "cells", "--k-max", "20", "--search", "grid").json()
+    assert by_env["params"]["scheduler"] == dask_cluster and (by_env["d"], by_env["k"]) == (here["d"], here["k"])
+
+
+# -- kNN queries in shards ----------------------------------------------------------------------
+@pytest.mark.slow  # a LocalCluster starts two Python processes
+@pytest.mark.parametrize("method, prefix", [("exact", "_exact_shard"), ("kdtree", "_tree_shard"),
+                                            ("hnsw", "_hnsw_shard")])
+def test_knn_queries_in_shards_on_two_workers_give_the_same_lists(dask_cluster, method, prefix):
+    from cellwak.graph.knn import neighbors
+    from cellwak.graph.sharded import shard_bounds
+
+    X = _mixture(12_000, dim=8)
+    options = {"build_threads": 1} if method == "hnsw" else {}  # one build thread: the same index twice
+    here = neighbors(X, 15, method=method, **options)
+    since = _stream_index(dask_cluster)
+    there = neighbors(X, 15, method=method, scheduler=dask_cluster, **options)
+    assert len(shard_bounds(len(X), 2)) > 2
+    assert len(_workers_that_ran(dask_cluster, prefix, since)) == 2  # the queries ran on both workers
+    np.testing.assert_array_equal(there.indices, here.indices)
+    np.testing.assert_array_equal(there.distances, here.distances)
+    assert (there.method, there.recall, there.repaired) == (here.method, here.recall, here.repaired)
+
+
+@pytest.mark.slow  # a LocalCluster starts two Python processes
+def test_cluster_at_one_gamma_with_a_scheduler_gives_the_same_labels(cli, home, dask_cluster):
+    import anndata as ad
+
+    from cellwak.api._common import open_workspace
+
+    path = home.parent / "mix.h5ad"
+    ad.AnnData(_mixture(3000)).write_h5ad(path)
+    assert cli("data", "add", path, "--name", "mix").code == 0, "dataset not added"
+    here = cli("--json", "cluster", "-d", "mix", "--gamma", "1.0", "--knn", "kdtree").json()
+    since = _stream_index(dask_cluster)
+    there = cli("--json", "cluster", "-d", "mix", "--gamma", "1.0", "--knn", "kdtree", "--scheduler", dask_cluster).json()
+    assert _workers_that_ran(dask_cluster, "_tree_shard", since)
+    assert there["params"]["scheduler"] == dask_cluster and there["n_clusters"] == here["n_clusters"] > 1
+    ws = open_workspace(home)
+    np.testing.assert_array_equal(ws.clustering_labels(there["clustering_id"]), ws.clustering_labels(here["clustering_id"]))
+
+
+# -- refusals (no cluster needed) ---------------------------------------------------------------
+@pytest.mark.parametrize("args", [["dewak", "--k-max", "10"], ["cluster", "--gamma", "1.0"]])
+@pytest.mark.parametrize("address, message", [
+    ("tcp://127.0.0.1:9", "no Dask scheduler answers at tcp://127.0.0.1:9"),
+    ("127.0.0.1:8786", "is not a Dask scheduler address"),
+])
+def test_an_unusable_scheduler_is_refused_before_any_work(populated, home, cli, args, address, message, monkeypatch):
+    monkeypatch.setattr("cellwak.tl._distributed.CONNECT_TIMEOUT", "1s")
+    r = cli(args[0], "--dataset", "cells", *args[1:], "--scheduler", address)
+    assert r.code == 2 and message in r.err, r.err
+    assert len(r.err.strip().splitlines()) == 1 and "Traceback" not in r.err
+    assert snapshot(home) == populated
