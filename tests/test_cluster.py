@@ -84,13 +84,18 @@ def test_cluster_human_output_lists_clusters_and_scores(cli):
     assert "clusters at gamma=0.5" in r.out and "ARI" in r.out and "NMI" in r.out
 
 
-def test_until_stable_leiden_stops_at_the_first_iteration_that_gains_less_than_the_tolerance():
+@pytest.mark.parametrize("large", [True, False])
+def test_until_stable_leiden_stops_at_the_first_iteration_that_gains_less_than_the_tolerance(large, monkeypatch):
     import random
 
     import igraph
 
     from cellwak.graph import leiden as leiden_module
-    from cellwak.graph.leiden import TOLERANCE, relabel_by_size, to_igraph
+    from cellwak.graph.leiden import relabel_by_size, to_igraph
+
+    # this graph counts as large (the tolerance applies) or small (iterate while there is any gain)
+    monkeypatch.setattr(leiden_module, "TOLERANCE_FROM_EDGES", 1 if large else 10**9)
+    TOLERANCE = leiden_module.TOLERANCE if large else 0.0
 
     a = blobs(3000, 8, 12, seed=5, spread=4.0)  # overlapping blobs: iterations keep gaining a little
     G = knn_graph(exact_knn(a.X, 15))
@@ -107,15 +112,18 @@ def test_until_stable_leiden_stops_at_the_first_iteration_that_gains_less_than_t
                                      initial_membership=m).membership
             gain = g.modularity(nxt, resolution=2.0) - q
             gains.append(gain)
-            if gain > 0:
-                m, q = nxt, q + gain
+            if gain <= 1e-12:
+                break
+            m, q = nxt, q + gain
             if gain <= TOLERANCE * abs(q):
                 break
     finally:
         igraph.set_random_number_generator(random)
     assert np.array_equal(labels, relabel_by_size(m))
     assert all(gain > 0 for gain in gains[:-1]) and gains[-1] <= TOLERANCE * abs(q)
-    assert 2 <= len(gains) and len(gains) + 1 < leiden_module.MAX_ITERATIONS  # went on once, stopped by the tolerance
+    assert 2 <= len(gains) and len(gains) + 1 < leiden_module.MAX_ITERATIONS  # went on once, stopped by the rule
+    if large:
+        assert gains[-1] > 0  # stopped by a small gain (kept), not by no gain: the tolerance did it
 
 
 @pytest.mark.parametrize("backend,objective,gamma", [("igraph", "cpm", 0.05), ("leidenalg", "modularity", 1.0),

@@ -83,9 +83,11 @@ def test_julia_leiden_reads_the_python_iteration_policy(monkeypatch):
     from cellwak.graph import leiden as leiden_module
     from cellwak.tl._julia_leiden import iteration_policy
 
-    monkeypatch.setattr(leiden_module, "TOLERANCE", 0.25, raising=False)
+    monkeypatch.setattr(leiden_module, "TOLERANCE", 0.25)
+    monkeypatch.setattr(leiden_module, "TOLERANCE_FROM_EDGES", 1000)
     monkeypatch.setattr(leiden_module, "MAX_ITERATIONS", 7)
-    assert iteration_policy() == {"tolerance": 0.25, "max_iterations": 7}
+    assert iteration_policy(1000) == {"tolerance": 0.25, "max_iterations": 7}
+    assert iteration_policy(999) == {"tolerance": 0.0, "max_iterations": 7}  # small graphs: while any gain
 
 
 # -- parity (Julia needed) -----------------------------------------------------------------------

@@ -38,22 +38,35 @@ def _igraph_seed(seed: int):
 
 
 MAX_ITERATIONS = 20
-TOLERANCE = 1e-3  # relative modularity gain below which another iteration is not worth its time
+TOLERANCE = 1e-3  # relative modularity gain below which another iteration is not worth its time ...
+TOLERANCE_FROM_EDGES = 1_000_000  # ... on graphs this large; smaller ones iterate while there is any gain
+NO_GAIN = 1e-12
+
+
+def tolerance_for(n_edges: int) -> float:
+    """The relative gain an iteration must exceed for the next to run, on a graph of ``n_edges``."""
+    return TOLERANCE if n_edges >= TOLERANCE_FROM_EDGES else 0.0
 
 
 def _until_stable(g, objective: str, weights, resolution: float) -> list[int]:
-    """Leiden iterations from the previous result while each one still raises the quality by more
-    than ``TOLERANCE`` of its value (at most ``MAX_ITERATIONS``); an iteration that gains less is
-    kept and ends the run, one that loses is dropped.
+    """Leiden iterations from the previous result while each one still raises the quality, at most
+    ``MAX_ITERATIONS``. On graphs of ``TOLERANCE_FROM_EDGES`` edges or more (about 70,000 cells
+    at k = 15) an iteration must also gain more than ``TOLERANCE`` of the quality for the next to
+    run: a smaller gain is kept and ends the run. A loss is never kept.
 
-    Measured at 100,000 cells (resampled flow cytometry, 8 and 18 channels, and a 32-dim mixture;
-    gamma 1 and 3): after the second or third iteration each further one gains 1e-5 to 5e-4 of the
-    modularity, and waiting for no gain at all ran into the cap of 20 iterations on every graph but
-    the mixture at gamma 1, for 4-6x the time (+0.02-0.2% modularity; same ARI against the labels,
-    section scale-leiden-policy of BENCHMARKS.md). The cap counts iterations, not seconds, so the
-    same graph and seed give the same labels on any machine. igraph's own n_iterations=-1 waits for
-    an unchanged membership, which at high resolutions on large kNN graphs can take minutes.
+    Why the tolerance: measured at 100,000 and 1,000,000 cells (resampled flow cytometry and a
+    32-dim mixture; gamma 1 and 3), after the second or third iteration each further one gains
+    1e-5 to 5e-4 of the modularity, and waiting for no gain at all ran into the cap of 20
+    iterations, for 3.5-4x the time (-0.6 to -0.8% modularity with the tolerance; section
+    scale-leiden-policy of BENCHMARKS.md). Why only on large graphs: there an iteration takes
+    seconds; on the small graphs of the label-free resolution choice (the stability subsamples are
+    at most 20,000 cells) it takes milliseconds, and the tolerance changed choices there (embryo_screen
+    seed 0: 4 clusters at ARI 0.40 became 3 at 0.18) for no time worth saving. The cap counts
+    iterations, not seconds, so the same graph and seed give the same labels on any machine.
+    igraph's own n_iterations=-1 waits for an unchanged membership, which at high resolutions on
+    large kNN graphs can take minutes.
     """
+    tolerance = tolerance_for(g.ecount())
     membership = g.community_leiden(objective_function=objective, weights=weights, resolution=resolution,
                                     n_iterations=1).membership
     quality = _quality(g, membership, objective, weights, resolution)
@@ -62,9 +75,10 @@ def _until_stable(g, objective: str, weights, resolution: float) -> list[int]:
                                  n_iterations=1, initial_membership=membership).membership
         q = _quality(g, nxt, objective, weights, resolution)
         gain = q - quality
-        if gain > 0:
-            membership, quality = nxt, q
-        if gain <= TOLERANCE * max(abs(quality), 1e-12):
+        if gain <= NO_GAIN * max(1.0, abs(quality)):  # no gain: the previous partition stays
+            break
+        membership, quality = nxt, q
+        if gain <= tolerance * abs(quality):  # a small gain: kept, and the last iteration
             break
     return membership
 
@@ -127,7 +141,8 @@ def leiden(adjacency: sp.spmatrix, resolution: float = 1.0, *, seed: int = 0, n_
 
         A = adjacency if weighted else (adjacency != 0).astype(np.float64)
         return relabel_by_size(shared_kernels().leiden(A, resolution, seed=seed, n_iterations=n_iterations,
-                                                        tolerance=TOLERANCE, max_iterations=MAX_ITERATIONS))
+                                                        tolerance=tolerance_for(sp.triu(A, k=1).nnz),
+                                                        max_iterations=MAX_ITERATIONS))
     if backend == "cugraph":
         if key != "modularity":
             raise ValueError("cuGraph's Leiden optimises modularity only")

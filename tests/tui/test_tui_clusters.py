@@ -122,3 +122,28 @@ async def test_the_figure_key_writes_the_r_figure_of_the_view_shown(blood_home, 
         assert str(path) in text_of(app, "#cl-status")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert path.stat().st_size > 10_000
+
+
+@pilot
+async def test_a_clusterings_warnings_are_shown_when_it_is_done(home, table_csv, monkeypatch):
+    from cellwak.tl import _leiden
+
+    warning = "the hnsw neighbour search found only 0.80 of each cell's 15 nearest neighbours"
+    monkeypatch.setattr(_leiden, "recall_warnings", lambda ctx: [warning])  # carried by the real API path
+    api.add_dataset(home, table_csv, name="cells", options=api.ReadOptions(label="type", id="cell"))
+    app = CellwakApp(str(home), dataset="cells", mode="clusters")
+    shown: list[tuple[str, str]] = []
+    original = app.notify
+
+    def notify(message, *args, **kwargs):
+        shown.append((str(message), kwargs.get("severity", "information")))
+        return original(message, *args, **kwargs)
+
+    app.notify = notify
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: "no clustering yet" in text_of(app, "#cl-status"), what="the empty dataset")
+        app.screen.query_one("#cl-gamma").value = "1.0"
+        await pilot.click("#cl-run")
+        await until(pilot, lambda: any(sev == "warning" for _, sev in shown), timeout=60, what="the warning")
+        assert (warning, "warning") in shown
+        assert api.list_clusterings(home, "cells").clusterings  # recorded, with its warning shown

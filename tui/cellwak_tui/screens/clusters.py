@@ -294,6 +294,8 @@ class ClustersScreen(ApiScreen):
         rule = f" ({out.gamma_rule})" if out.gamma_rule else ""
         self.notify(f"{out.dataset}: gamma {out.gamma:.3g}{rule}, {out.n_clusters} clusters "
                     f"in {duration(out.timings.get('total'))}", title="clustered")
+        for warning in out.warnings or []:  # e.g. a low kNN recall, images clustered on raw pixels
+            self.notify(warning, title="warning", severity="warning", timeout=20)
         self._load_dataset(out.dataset, select_id=out.clustering_id)
 
     def _cluster_failed(self, message: str) -> None:
