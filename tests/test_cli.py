@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from cellwak import __version__
 
@@ -74,6 +75,7 @@ def test_export_of_an_image_dataset_writes_pixels(cli, tmp_path):
     assert np.array_equal(a.X[:3], a.obsm["images"][:3].reshape(3, -1))
 
 
+@pytest.mark.slow  # 4-7 s: the default run keeps its 3-minute budget (measured 169-177 s in CI)
 def test_doctor_reports_components(cli):
     import shutil
     import subprocess

@@ -95,6 +95,7 @@ def test_sweep_cli_records_every_resolution(cli):
     assert shown["params"]["gamma"] == 0.2 and "stability_subsample" in shown["params"]["evidence"]
 
 
+@pytest.mark.slow  # 4-7 s: the default run keeps its 3-minute budget (measured 169-177 s in CI)
 def test_score_cli_full_metrics_and_iawg(cli, tmp_path):
     assert cli("cluster", "--json").code == 0
     s = cli("score", "--json").json()
@@ -122,6 +123,7 @@ def test_score_cli_full_metrics_and_iawg(cli, tmp_path):
     assert k["nmi"] == pytest.approx(expected, abs=1e-3)
 
 
+@pytest.mark.slow  # 4-7 s: the default run keeps its 3-minute budget (measured 169-177 s in CI)
 def test_cluster_with_other_graphs_and_backends(cli):
     for args in (["--weights", "jaccard"], ["--weights", "umap"], ["--knn", "hnsw"], ["--backend", "leidenalg"],
                  ["--objective", "cpm", "--gamma", "0.05"]):
