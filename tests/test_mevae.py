@@ -14,7 +14,7 @@ from cellwak.datasets.synthetic import cell_crops
 from cellwak.errors import InputError
 from cellwak.metrics import nuisance_correlation
 from cellwak.models import create_task
-from cellwak.models.mevae import kl, kl_term, sample
+from cellwak.models.mevae import kl, kl_term, reconstruction, sample
 from cellwak.pp.transforms import principal_angle
 from cellwak.train import MemoryRecorder, TrainConfig, fit
 
@@ -76,7 +76,9 @@ def test_nuisance_correlation():
     ("mevae", {"warmup": 1.5}, "--warmup must be between 0 and 1"),
     ("mevae", {"beta": -1}, "--beta must be 0 or more"),
     ("mevae", {"background": "white"}, "unknown --background 'white'"),
+    ("mevae", {"likelihood": "poisson"}, "unknown --likelihood 'poisson'"),
     ("vae", {"beta": -1}, "--beta must be 0 or more"),
+    ("vae", {"likelihood": "mse"}, "unknown --likelihood 'mse'"),
 ])
 def test_settings_that_cannot_work(crops, model, settings, message):
     with pytest.raises(InputError, match=message):
@@ -94,6 +96,30 @@ def test_train_mevae_on_the_builtin_crops_and_refuse_a_table(cli, home, tmp_path
     r = cli("train", "mevae", "-d", "table")
     assert r.code == 2 and "trains on images and this dataset is a table" in r.err
     assert snapshot(home) == before
+
+
+def test_gaussian_likelihood_is_the_sigma_vae_term_with_the_optimal_variance():
+    """Issue 16: the sigma-VAE's reconstruction term, D/2 log(MSE) (D = channels x pixels), is what
+    ``likelihood='gaussian'`` optimises; BCE keeps the Keras original's S^2 x mean scale."""
+    target = torch.rand(4, 3, 8, 8)
+    recon = (target + 0.1 * torch.randn_like(target)).clamp(0, 1)
+    mse = ((recon - target) ** 2).mean()
+    assert torch.allclose(reconstruction(recon, target, "gaussian"), 0.5 * 3 * 64 * torch.log(mse + 1e-8))
+    bce = torch.nn.functional.binary_cross_entropy(recon, target) * 64
+    assert torch.allclose(reconstruction(recon, target, "bce"), bce)
+    # halving the error lowers the Gaussian term by D/2 log 4 whatever the error's size: no fixed curvature
+    half = target + (recon - target) / 2
+    assert torch.allclose(reconstruction(recon, target, "gaussian") - reconstruction(half, target, "gaussian"),
+                          torch.tensor(0.5 * 192 * np.log(4.0), dtype=torch.float32), rtol=1e-4)
+
+
+def test_likelihood_defaults_to_gaussian_and_bce_stays_reachable(crops):
+    assert create_task("mevae", crops[:8], dim=4).model.likelihood == "gaussian"
+    assert create_task("vae", crops[:8], dim=4).model.likelihood == "gaussian"
+    task = create_task("mevae", crops[:32], dim=4, likelihood="bce")
+    assert task.config["likelihood"] == "bce"
+    fit(task, TrainConfig(epochs=1, batch_size=16, seed=0, test_size=0))
+    assert np.isfinite(task.outputs(task.data)["obsm/X_mevae"]).all()
 
 
 def test_free_bits_make_the_first_nats_of_each_dimension_free():
@@ -144,3 +170,10 @@ def test_product_of_codes_stays_open_on_real_blood_crops():
     fit(task, TrainConfig(epochs=6, batch_size=64, seed=0, threads=1))
     # 7 of 8 when written; the published settings (free_bits=0, warmup=0, background='zero') give 0 here
     assert _active_dims(task) >= 4
+
+
+def test_cli_refuses_an_unknown_likelihood_in_one_line(cli, home):
+    before = snapshot(home)
+    r = cli("train", "mevae", "--likelihood", "poisson")
+    assert r.code == 2 and "likelihood" in r.err and "Traceback" not in r.err
+    assert snapshot(home) == before

@@ -35,6 +35,9 @@ def mevae(
     warmup: Annotated[float, typer.Option(help="Share of the training steps over which the KL weight (to --beta) "
                                                "and the sampling noise rise linearly from 0 (0: none, as "
                                                "published).")] = D["warmup"],
+    likelihood: Annotated[Literal[C["likelihood"]], typer.Option(
+        help="Reconstruction likelihood: bce (published) or gaussian (the sigma-VAE: variance set to the batch's "
+             "mean squared error).")] = D["likelihood"],
 ) -> dict:
     """ME-VAE: encoders on rotation- and polarity-randomised copies of each cell, the product of
     their codes decoded into the canonical cell (major axis vertical, one polarity).
@@ -42,7 +45,8 @@ def mevae(
     Writes obsm X_mevae; then `cellwak cluster --rep X_mevae --gamma auto`.
     """
     return {"dim": dim, "encoders": encoders, "combine": combine, "loss": loss, "export": export,
-            "free_bits": free_bits, "background": background, "beta": beta, "warmup": warmup}
+            "free_bits": free_bits, "background": background, "beta": beta, "warmup": warmup,
+            "likelihood": likelihood}
 
 
 @model_command("vae")
@@ -51,9 +55,11 @@ def vae(
     beta: Annotated[float, typer.Option(help="Weight of the KL term (1: VAE; above 1: beta-VAE).")] = DV["beta"],
     export: Annotated[Literal[CV["export"]], typer.Option(help="Features from the means (deterministic) or "
                                                                "stochastic.")] = DV["export"],
+    likelihood: Annotated[Literal[CV["likelihood"]], typer.Option(
+        help="Reconstruction likelihood: bce or gaussian (sigma-VAE).")] = DV["likelihood"],
 ) -> dict:
     """VAE / beta-VAE on ME-VAE's backbone, reconstructing each crop as it is: the baseline.
 
     Writes obsm X_vae.
     """
-    return {"dim": dim, "beta": beta, "export": export}
+    return {"dim": dim, "beta": beta, "export": export, "likelihood": likelihood}

@@ -10,13 +10,15 @@ ME-VAE: the canonical target of every cell (major axis vertical, one polarity; s
 :mod:`cellwak.pp.transforms`) is computed once; each step encoder 1 sees the target turned by a
 random angle and encoder 2 the target flipped top to bottom with probability 1/2. The sampled
 codes are combined (``product``, the published choice; ``mean`` or ``concat`` as ablations) and
-one decoder reconstructs the target. Loss = S^2 * BCE + beta * (KL_1 + KL_2) / 2 (beta = 1 as
-published). ``loss='faithful'`` reproduces the published inconsistency (sampling reads l as
-log sigma^2, the KL as log sigma); ``clean`` uses log sigma^2 in both.
+one decoder reconstructs the target. Loss = reconstruction + beta * (KL_1 + KL_2) / 2 (beta = 1 as
+published); the reconstruction is S^2 * BCE as published (``likelihood='bce'``) or, by default,
+the sigma-VAE's Gaussian term D/2 * log(MSE) (``gaussian``; see :func:`reconstruction`).
+``loss='faithful'`` reproduces the published inconsistency (sampling reads l as log sigma^2, the KL
+as log sigma); ``clean`` uses log sigma^2 in both.
 
-Three settings keep the product of codes from collapsing on real crops (issue 16; numbers in
-benchmarks/BENCHMARKS.md, section mevae-real); ``free_bits=0, warmup=0, background='zero'`` is the
-published behaviour:
+Four settings keep the product of codes open and informative on real crops (issue 16; numbers in
+benchmarks/BENCHMARKS.md, section mevae-real); ``free_bits=0, warmup=0, background='zero',
+likelihood='bce'`` is the published behaviour:
 
 - ``free_bits`` (default 0.5 nats): each latent dimension's batch-mean KL, per encoder, counts as at
   least this much. Through a product a dimension helps the reconstruction only via mu_1 * mu_2, a
@@ -30,10 +32,14 @@ published behaviour:
   ``zero`` (published; right for dark fluorescence crops) a bright-field or stained crop is aligned
   on its background and every rotated view and target gains black corners (11% of the target
   pixels on blood_pbc28).
+- ``likelihood`` (default ``gaussian``): BCE on grey-level pixels has a fixed curvature y(1 - y)
+  (about 0.16 on blood crops, whose pixels differ by 0.017 between cells), so the KL wins and the
+  codes keep only coarse shape; the sigma-VAE's optimal variance makes the reconstruction's weight
+  grow as it improves (numbers: benchmarks/BENCHMARKS.md, section mevae-real).
 
 Features (``obsm['X_mevae']``): mu_1 (of the crop as it is) times mu_2 (of the crop aligned, its
 polarity untouched), deterministic; ``export='stochastic'`` uses sampled codes as published.
-VAE: one encoder on the crop as it is, reconstructing it; loss S^2 * BCE + beta * KL (clean);
+VAE: one encoder on the crop as it is, reconstructing it; loss reconstruction + beta * KL (clean);
 ``obsm['X_vae']`` = mu.
 """
 
@@ -102,6 +108,19 @@ def kl_term(mu, l, faithful: bool, free_bits: float):
     return per_dim.clamp_min(free_bits).sum() if free_bits > 0 else per_dim.sum()
 
 
+def reconstruction(recon, target, likelihood: str):
+    """The reconstruction term of one batch. ``bce``: S^2 x the mean binary cross-entropy (the Keras
+    original's scale). ``gaussian``: the sigma-VAE's Gaussian likelihood with the variance set to its
+    optimum, the batch's mean squared error (Rybkin et al. 2021): D/2 x log(MSE) per cell, D the
+    pixels x channels, so the weight of the reconstruction against the KL follows how well it is
+    already done instead of BCE's fixed curvature y(1 - y)."""
+    if likelihood == "gaussian":
+        d = recon[0].numel()
+        return 0.5 * d * torch.log(F.mse_loss(recon, target, reduction="mean") + 1e-8)
+    size = recon.shape[-1]
+    return F.binary_cross_entropy(recon, target.clamp(0, 1), reduction="mean") * size ** 2
+
+
 def sample(mu, l, epsilon_std: float = 1.0):
     """mu + sigma * eps with eps ~ N(0, epsilon_std^2) (Keras' ``epsilon_std``, 1 as published); both loss
     variants sample with l = log sigma^2."""
@@ -113,8 +132,9 @@ def sample(mu, l, epsilon_std: float = 1.0):
 class MultiEncoderVAE(nn.Module):
     def __init__(self, channels: int, size: int, dim: int, encoders: int = 2, combine: str = "product",
                  loss: str = "faithful", beta: float = 1.0, free_bits: float = 0.0, warmup: float = 0.0,
-                 background: str = "zero"):
+                 background: str = "zero", likelihood: str = "bce"):
         super().__init__()
+        self.likelihood = likelihood
         self.encoders = nn.ModuleList(Encoder(channels, size, dim) for _ in range(encoders))
         self.decoder = Decoder(channels, size, dim * encoders if combine == "concat" else dim)
         self.combine_kind, self.faithful, self.size = combine, loss == "faithful", size
@@ -146,10 +166,9 @@ class MultiEncoderVAE(nn.Module):
         stats = [enc(v) for enc, v in zip(self.encoders, self.views(target))]
         ramp = self.ramp()
         z = self.combine([sample(mu, l, ramp) for mu, l in stats])
-        recon = self.decoder(z)
-        bce = F.binary_cross_entropy(recon, target.clamp(0, 1), reduction="mean") * self.size ** 2
+        rec = reconstruction(self.decoder(z), target, self.likelihood)
         kls = torch.stack([kl_term(mu, l, self.faithful, self.free_bits) for mu, l in stats])
-        return bce + self.beta * ramp * 0.5 * kls.sum()
+        return rec + self.beta * ramp * 0.5 * kls.sum()
 
     def export_inputs(self, crops):
         """What each encoder sees when features are exported: the crop as it is, the crop aligned
@@ -164,16 +183,15 @@ class MultiEncoderVAE(nn.Module):
 
 
 class VAE(nn.Module):
-    def __init__(self, channels: int, size: int, dim: int, beta: float = 1.0):
+    def __init__(self, channels: int, size: int, dim: int, beta: float = 1.0, likelihood: str = "bce"):
         super().__init__()
         self.encoder, self.decoder = Encoder(channels, size, dim), Decoder(channels, size, dim)
-        self.beta, self.size = beta, size
+        self.beta, self.size, self.likelihood = beta, size, likelihood
 
     def forward(self, x, stage: str = "fit"):
         mu, l = self.encoder(x)
-        recon = self.decoder(sample(mu, l))
-        bce = F.binary_cross_entropy(recon, x.clamp(0, 1), reduction="mean") * self.size ** 2
-        return bce + self.beta * kl(mu, l, False).mean()
+        rec = reconstruction(self.decoder(sample(mu, l)), x, self.likelihood)
+        return rec + self.beta * kl(mu, l, False).mean()
 
     @torch.no_grad()
     def features(self, crops, stochastic: bool = False):
@@ -210,6 +228,11 @@ class ImageVAETask(Task):
         return {f"obsm/X_{self.name}": torch.cat(parts).numpy()}
 
 
+def _check_likelihood(likelihood: str) -> None:
+    if likelihood not in ("bce", "gaussian"):
+        raise InputError(f"unknown --likelihood {likelihood!r}", "choose bce or gaussian")
+
+
 def _prepare(data, dim: int) -> tuple[torch.Tensor, int]:
     X = torch.as_tensor(np.asarray(data, dtype=np.float32))
     if X.ndim != 4:
@@ -225,7 +248,8 @@ def _prepare(data, dim: int) -> tuple[torch.Tensor, int]:
 
 @register("mevae", defaults=MODEL_DEFAULTS["mevae"],
           data_kind="image", description="ME-VAE: encoders on rotation- and polarity-randomised copies, product of codes")
-def create_mevae(data, *, dim, encoders, combine, loss, export, beta, free_bits, warmup, background) -> ImageVAETask:
+def create_mevae(data, *, dim, encoders, combine, loss, export, beta, free_bits, warmup, background,
+                 likelihood) -> ImageVAETask:
     if encoders < 2:
         raise InputError(f"--encoders must be at least 2, got {encoders}", "for one encoder train `vae`")
     if combine not in ("product", "mean", "concat"):
@@ -242,21 +266,26 @@ def create_mevae(data, *, dim, encoders, combine, loss, export, beta, free_bits,
         raise InputError(f"--warmup must be between 0 and 1 (a share of the training steps), got {warmup:g}")
     if background not in ("border", "zero"):
         raise InputError(f"unknown --background {background!r}", "choose border or zero")
+    _check_likelihood(likelihood)
     crops, size = _prepare(data, dim)
-    model = MultiEncoderVAE(crops.shape[1], size, dim, encoders, combine, loss, beta, free_bits, warmup, background)
+    model = MultiEncoderVAE(crops.shape[1], size, dim, encoders, combine, loss, beta, free_bits, warmup, background,
+                            likelihood)
     targets = torch.cat([canonical(c, background=model.bg(c)) for c in crops.split(1024)])
     config = {"dim": dim, "encoders": encoders, "combine": combine, "loss": loss, "export": export, "beta": beta,
-              "free_bits": free_bits, "warmup": warmup, "background": background, "size": size}
+              "free_bits": free_bits, "warmup": warmup, "background": background, "likelihood": likelihood,
+              "size": size}
     return ImageVAETask("mevae", model, targets, crops, config)
 
 
 @register("vae", defaults=MODEL_DEFAULTS["vae"], data_kind="image",
           description="VAE / beta-VAE baseline on ME-VAE's backbone, reconstructing the crop as it is")
-def create_vae(data, *, dim, beta, export) -> ImageVAETask:
+def create_vae(data, *, dim, beta, export, likelihood) -> ImageVAETask:
     if beta < 0:
         raise InputError(f"--beta must be 0 or more, got {beta:g}")
     if export not in ("mean", "stochastic"):
         raise InputError(f"unknown --export {export!r}", "choose mean or stochastic")
+    _check_likelihood(likelihood)
     crops, size = _prepare(data, dim)
-    model = VAE(crops.shape[1], size, dim, beta)
-    return ImageVAETask("vae", model, crops, crops, {"dim": dim, "beta": beta, "export": export, "size": size})
+    model = VAE(crops.shape[1], size, dim, beta, likelihood)
+    return ImageVAETask("vae", model, crops, crops, {"dim": dim, "beta": beta, "export": export,
+                                                     "likelihood": likelihood, "size": size})
