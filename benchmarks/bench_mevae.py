@@ -5,8 +5,9 @@
     python benchmarks/bench_mevae.py --report [--seeds 0 1] [--section mevae-real]   # table from saved rows
 
 Per dataset, seed and model: train from scratch as `cellwak train MODEL --epochs N --seed S` builds it
-(CLI defaults; ``mevae-bce`` = the defaults with ``--likelihood bce``; ``mevae-published`` = ME-VAE with
-``--free-bits 0 --warmup 0 --background zero --likelihood bce``, the behaviour before issue 16), epochs as bench_extractors.py (blood 20, jurkat 40). Reported:
+(CLI defaults; ``-crop`` = the defaults with ``--normalise crop``; ``mevae-bce`` = ``--likelihood bce
+--normalise crop``; ``mevae-published`` = ME-VAE with ``--free-bits 0 --warmup 0 --background zero
+--likelihood bce --normalise crop``, the behaviour before issue 16), epochs as bench_extractors.py (blood 20, jurkat 40). Reported:
 
 - active latent dimensions: exported feature std > 0.01 *and* KL > 0.1 nats, the KL of each
   dimension being that of the Gaussian the model actually samples (log-variance read as log sigma^2,
@@ -37,8 +38,11 @@ from bench_nuisance import _features, copies_of, within_share  # noqa: E402
 from datasets import load  # noqa: E402
 
 OUT = Path(__file__).parent / "out"
-MODELS = {"vae": ("vae", {}), "mevae": ("mevae", {}), "mevae-bce": ("mevae", {"likelihood": "bce"}),
-          "mevae-published": ("mevae", {"free_bits": 0.0, "warmup": 0.0, "background": "zero", "likelihood": "bce"})}
+MODELS = {"vae": ("vae", {}), "vae-crop": ("vae", {"normalise": "crop"}), "mevae": ("mevae", {}),
+          "mevae-crop": ("mevae", {"normalise": "crop"}),
+          "mevae-bce": ("mevae", {"likelihood": "bce", "normalise": "crop"}),
+          "mevae-published": ("mevae", {"free_bits": 0.0, "warmup": 0.0, "background": "zero", "likelihood": "bce",
+                                        "normalise": "crop"})}
 
 
 def latent_stats(task, model: str, F: np.ndarray) -> dict:
@@ -99,9 +103,10 @@ def report(rows: list[dict], cells: int) -> str:
         "",
         f"`python benchmarks/bench_mevae.py --seeds {' '.join(map(str, seeds))} --threads 1` - {machine()}, CPU only.",
         "Models trained from scratch with the CLI defaults (`cellwak train MODEL --epochs N --seed S`; since issue 16's",
-        "second round the reconstruction is the sigma-VAE's Gaussian term, `--likelihood gaussian`); `mevae-bce` = the",
-        "defaults with `--likelihood bce`; `mevae-published` = `--free-bits 0 --warmup 0 --background zero --likelihood bce`",
-        "(the behaviour before issue 16). Active dims: feature std > 0.01 and",
+        "second round the reconstruction is the sigma-VAE's Gaussian term, `--likelihood gaussian`, on pixels scaled by each",
+        "channel's dataset maximum, `--normalise dataset`); `-crop` = the defaults with `--normalise crop` (each crop by its",
+        "own maximum, as published); `mevae-bce` = `--likelihood bce --normalise crop`; `mevae-published` = `--free-bits 0",
+        "--warmup 0 --background zero --likelihood bce --normalise crop` (before issue 16). Active dims: feature std > 0.01 and",
         "KL > 0.1 nats (of 32). Clustering: `cellwak cluster --rep X_<model>`, oracle = best ARI of the auto sweep.",
         f"Within-cell variance: {cells} crops x 8 exact copies (quarter turns x flip), share of the standardised",
         "feature variance between copies of one cell (0 = invariant; bench_nuisance.py --real's measure).",

@@ -77,6 +77,7 @@ def test_nuisance_correlation():
     ("mevae", {"beta": -1}, "--beta must be 0 or more"),
     ("mevae", {"background": "white"}, "unknown --background 'white'"),
     ("mevae", {"likelihood": "poisson"}, "unknown --likelihood 'poisson'"),
+    ("mevae", {"normalise": "batch"}, "unknown --normalise 'batch'"),
     ("vae", {"beta": -1}, "--beta must be 0 or more"),
     ("vae", {"likelihood": "mse"}, "unknown --likelihood 'mse'"),
 ])
@@ -120,6 +121,20 @@ def test_likelihood_defaults_to_gaussian_and_bce_stays_reachable(crops):
     assert task.config["likelihood"] == "bce"
     fit(task, TrainConfig(epochs=1, batch_size=16, seed=0, test_size=0))
     assert np.isfinite(task.outputs(task.data)["obsm/X_mevae"]).all()
+
+
+def test_dataset_scaling_keeps_a_crops_total_intensity_and_crop_scaling_divides_it_away(crops):
+    """Issue 16: on jurkat_cellcycle the signal is DNA content (total intensity); the published per-crop
+    maximum makes a crop and the same crop twice as bright identical, the default per-channel dataset
+    maximum keeps them apart."""
+    pair = np.stack([crops[0] * 0.4, crops[0] * 0.8])
+    dataset = create_task("mevae", pair, dim=4).crops
+    assert create_task("mevae", pair, dim=4).config["normalise"] == "dataset"
+    assert torch.allclose(dataset[1], 2 * dataset[0]) and float(dataset.amax()) == pytest.approx(1.0)
+    crop = create_task("mevae", pair, dim=4, normalise="crop").crops
+    assert torch.allclose(crop[0], crop[1], atol=1e-6)
+    vae = create_task("vae", pair, dim=4).crops
+    assert torch.allclose(vae[1], 2 * vae[0])
 
 
 def test_free_bits_make_the_first_nats_of_each_dimension_free():

@@ -38,6 +38,9 @@ def mevae(
     likelihood: Annotated[Literal[C["likelihood"]], typer.Option(
         help="Reconstruction likelihood: bce (published) or gaussian (the sigma-VAE: variance set to the batch's "
              "mean squared error).")] = D["likelihood"],
+    normalise: Annotated[Literal[C["normalise"]], typer.Option(
+        help="Pixel scaling: dataset (each channel by its maximum over all crops, so total intensity stays a "
+             "feature) or crop (each crop by its own maximum, as published).")] = D["normalise"],
 ) -> dict:
     """ME-VAE: encoders on rotation- and polarity-randomised copies of each cell, the product of
     their codes decoded into the canonical cell (major axis vertical, one polarity).
@@ -46,7 +49,7 @@ def mevae(
     """
     return {"dim": dim, "encoders": encoders, "combine": combine, "loss": loss, "export": export,
             "free_bits": free_bits, "background": background, "beta": beta, "warmup": warmup,
-            "likelihood": likelihood}
+            "likelihood": likelihood, "normalise": normalise}
 
 
 @model_command("vae")
@@ -57,9 +60,12 @@ def vae(
                                                                "stochastic.")] = DV["export"],
     likelihood: Annotated[Literal[CV["likelihood"]], typer.Option(
         help="Reconstruction likelihood: bce or gaussian (sigma-VAE).")] = DV["likelihood"],
+    normalise: Annotated[Literal[CV["normalise"]], typer.Option(
+        help="Pixel scaling: dataset (each channel by its maximum over all crops) or crop (by its own "
+             "maximum).")] = DV["normalise"],
 ) -> dict:
     """VAE / beta-VAE on ME-VAE's backbone, reconstructing each crop as it is: the baseline.
 
     Writes obsm X_vae.
     """
-    return {"dim": dim, "beta": beta, "export": export, "likelihood": likelihood}
+    return {"dim": dim, "beta": beta, "export": export, "likelihood": likelihood, "normalise": normalise}

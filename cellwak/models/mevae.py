@@ -4,7 +4,7 @@ and the plain / beta-VAE baseline on the same backbone.
 Backbone (the Keras original, A.3): encoder = 3 x [Conv 3x3 stride 2, ReLU] with 16-32-64
 filters, Dense(128, ReLU), heads mu and l (latent ``dim``); decoder = Dense -> 64 x S/8 x S/8 ->
 3 x [ConvTranspose stride 2, ReLU] (64-32-16) -> ConvTranspose(C, stride 1), sigmoid. Crops are
-resized to S = the next multiple of 8 (28 -> 32).
+resized to S = the next multiple of 8 (28 -> 32) and scaled to [0, 1] (``normalise``, below).
 
 ME-VAE: the canonical target of every cell (major axis vertical, one polarity; see
 :mod:`cellwak.pp.transforms`) is computed once; each step encoder 1 sees the target turned by a
@@ -16,9 +16,9 @@ the sigma-VAE's Gaussian term D/2 * log(MSE) (``gaussian``; see :func:`reconstru
 ``loss='faithful'`` reproduces the published inconsistency (sampling reads l as log sigma^2, the KL
 as log sigma); ``clean`` uses log sigma^2 in both.
 
-Four settings keep the product of codes open and informative on real crops (issue 16; numbers in
+Five settings keep the product of codes open and informative on real crops (issue 16; numbers in
 benchmarks/BENCHMARKS.md, section mevae-real); ``free_bits=0, warmup=0, background='zero',
-likelihood='bce'`` is the published behaviour:
+likelihood='bce', normalise='crop'`` is the published behaviour:
 
 - ``free_bits`` (default 0.5 nats): each latent dimension's batch-mean KL, per encoder, counts as at
   least this much. Through a product a dimension helps the reconstruction only via mu_1 * mu_2, a
@@ -36,6 +36,9 @@ likelihood='bce'`` is the published behaviour:
   (about 0.16 on blood crops, whose pixels differ by 0.017 between cells), so the KL wins and the
   codes keep only coarse shape; the sigma-VAE's optimal variance makes the reconstruction's weight
   grow as it improves (numbers: benchmarks/BENCHMARKS.md, section mevae-real).
+- ``normalise`` (default ``dataset``): pixels are divided by each channel's maximum over all crops;
+  ``crop`` divides each crop by its own maximum (published), which removes a crop's total intensity,
+  on jurkat_cellcycle the DNA content that carries the cell-cycle signal.
 
 Features (``obsm['X_mevae']``): mu_1 (of the crop as it is) times mu_2 (of the crop aligned, its
 polarity untouched), deterministic; ``export='stochastic'`` uses sampled codes as published.
@@ -233,7 +236,7 @@ def _check_likelihood(likelihood: str) -> None:
         raise InputError(f"unknown --likelihood {likelihood!r}", "choose bce or gaussian")
 
 
-def _prepare(data, dim: int) -> tuple[torch.Tensor, int]:
+def _prepare(data, dim: int, normalise: str = "crop") -> tuple[torch.Tensor, int]:
     X = torch.as_tensor(np.asarray(data, dtype=np.float32))
     if X.ndim != 4:
         raise InputError(f"this model needs images (cells x channels x height x width), got shape {tuple(X.shape)}")
@@ -242,14 +245,18 @@ def _prepare(data, dim: int) -> tuple[torch.Tensor, int]:
     size = max(8, int(math.ceil(max(X.shape[-2:]) / 8) * 8))
     if X.shape[-1] != size or X.shape[-2] != size:
         X = F.interpolate(X, size=(size, size), mode="bilinear", align_corners=False)
-    top = X.amax(dim=(1, 2, 3), keepdim=True)
-    return (X / torch.where(top > 0, top, torch.ones_like(top))).contiguous(), size  # per-image max, as published
+    if normalise not in ("crop", "dataset"):
+        raise InputError(f"unknown --normalise {normalise!r}", "choose crop or dataset")
+    # crop: each crop by its own maximum, as published; dataset: each channel by its maximum over all crops,
+    # so a crop's total intensity (DNA content on jurkat_cellcycle) stays a feature
+    top = X.amax(dim=(1, 2, 3) if normalise == "crop" else (0, 2, 3), keepdim=True)
+    return (X / torch.where(top > 0, top, torch.ones_like(top))).contiguous(), size
 
 
 @register("mevae", defaults=MODEL_DEFAULTS["mevae"],
           data_kind="image", description="ME-VAE: encoders on rotation- and polarity-randomised copies, product of codes")
 def create_mevae(data, *, dim, encoders, combine, loss, export, beta, free_bits, warmup, background,
-                 likelihood) -> ImageVAETask:
+                 likelihood, normalise) -> ImageVAETask:
     if encoders < 2:
         raise InputError(f"--encoders must be at least 2, got {encoders}", "for one encoder train `vae`")
     if combine not in ("product", "mean", "concat"):
@@ -267,25 +274,25 @@ def create_mevae(data, *, dim, encoders, combine, loss, export, beta, free_bits,
     if background not in ("border", "zero"):
         raise InputError(f"unknown --background {background!r}", "choose border or zero")
     _check_likelihood(likelihood)
-    crops, size = _prepare(data, dim)
+    crops, size = _prepare(data, dim, normalise)
     model = MultiEncoderVAE(crops.shape[1], size, dim, encoders, combine, loss, beta, free_bits, warmup, background,
                             likelihood)
     targets = torch.cat([canonical(c, background=model.bg(c)) for c in crops.split(1024)])
     config = {"dim": dim, "encoders": encoders, "combine": combine, "loss": loss, "export": export, "beta": beta,
               "free_bits": free_bits, "warmup": warmup, "background": background, "likelihood": likelihood,
-              "size": size}
+              "normalise": normalise, "size": size}
     return ImageVAETask("mevae", model, targets, crops, config)
 
 
 @register("vae", defaults=MODEL_DEFAULTS["vae"], data_kind="image",
           description="VAE / beta-VAE baseline on ME-VAE's backbone, reconstructing the crop as it is")
-def create_vae(data, *, dim, beta, export, likelihood) -> ImageVAETask:
+def create_vae(data, *, dim, beta, export, likelihood, normalise) -> ImageVAETask:
     if beta < 0:
         raise InputError(f"--beta must be 0 or more, got {beta:g}")
     if export not in ("mean", "stochastic"):
         raise InputError(f"unknown --export {export!r}", "choose mean or stochastic")
     _check_likelihood(likelihood)
-    crops, size = _prepare(data, dim)
+    crops, size = _prepare(data, dim, normalise)
     model = VAE(crops.shape[1], size, dim, beta, likelihood)
     return ImageVAETask("vae", model, crops, crops, {"dim": dim, "beta": beta, "export": export,
-                                                     "likelihood": likelihood, "size": size})
+                                                     "likelihood": likelihood, "normalise": normalise, "size": size})
