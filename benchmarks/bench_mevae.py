@@ -7,7 +7,8 @@
 Per dataset, seed and model: train from scratch as `cellwak train MODEL --epochs N --seed S` builds it
 (CLI defaults; ``-crop`` = the defaults with ``--normalise crop``; ``mevae-bce`` = ``--likelihood bce
 --normalise crop``; ``mevae-published`` = ME-VAE with ``--free-bits 0 --warmup 0 --background zero
---likelihood bce --normalise crop``, the behaviour before issue 16), epochs as bench_extractors.py (blood 20, jurkat 40). Reported:
+--likelihood bce --normalise crop``, the behaviour before issue 16), epochs as bench_extractors.py
+(blood 20, jurkat 40). Reported:
 
 - active latent dimensions: exported feature std > 0.01 *and* KL > 0.1 nats, the KL of each
   dimension being that of the Gaussian the model actually samples (log-variance read as log sigma^2,

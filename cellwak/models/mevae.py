@@ -137,11 +137,11 @@ class MultiEncoderVAE(nn.Module):
                  loss: str = "faithful", beta: float = 1.0, free_bits: float = 0.0, warmup: float = 0.0,
                  background: str = "zero", likelihood: str = "bce"):
         super().__init__()
-        self.likelihood = likelihood
         self.encoders = nn.ModuleList(Encoder(channels, size, dim) for _ in range(encoders))
         self.decoder = Decoder(channels, size, dim * encoders if combine == "concat" else dim)
         self.combine_kind, self.faithful, self.size = combine, loss == "faithful", size
         self.beta, self.free_bits, self.warmup, self.background = beta, free_bits, warmup, background
+        self.likelihood = likelihood
         self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))  # for the KL warm-up; checkpointed
         self.total_steps = 0
 
@@ -231,12 +231,7 @@ class ImageVAETask(Task):
         return {f"obsm/X_{self.name}": torch.cat(parts).numpy()}
 
 
-def _check_likelihood(likelihood: str) -> None:
-    if likelihood not in ("bce", "gaussian"):
-        raise InputError(f"unknown --likelihood {likelihood!r}", "choose bce or gaussian")
-
-
-def _prepare(data, dim: int, normalise: str = "crop") -> tuple[torch.Tensor, int]:
+def _prepare(data, dim: int, normalise: str) -> tuple[torch.Tensor, int]:
     X = torch.as_tensor(np.asarray(data, dtype=np.float32))
     if X.ndim != 4:
         raise InputError(f"this model needs images (cells x channels x height x width), got shape {tuple(X.shape)}")
@@ -245,35 +240,26 @@ def _prepare(data, dim: int, normalise: str = "crop") -> tuple[torch.Tensor, int
     size = max(8, int(math.ceil(max(X.shape[-2:]) / 8) * 8))
     if X.shape[-1] != size or X.shape[-2] != size:
         X = F.interpolate(X, size=(size, size), mode="bilinear", align_corners=False)
-    if normalise not in ("crop", "dataset"):
-        raise InputError(f"unknown --normalise {normalise!r}", "choose crop or dataset")
     # crop: each crop by its own maximum, as published; dataset: each channel by its maximum over all crops,
     # so a crop's total intensity (DNA content on jurkat_cellcycle) stays a feature
     top = X.amax(dim=(1, 2, 3) if normalise == "crop" else (0, 2, 3), keepdim=True)
     return (X / torch.where(top > 0, top, torch.ones_like(top))).contiguous(), size
 
 
+# Settings with a fixed set of values (combine, loss, export, background, likelihood, normalise) are
+# checked against settings.CHOICES by create_task before a factory runs.
 @register("mevae", defaults=MODEL_DEFAULTS["mevae"],
           data_kind="image", description="ME-VAE: encoders on rotation- and polarity-randomised copies, product of codes")
 def create_mevae(data, *, dim, encoders, combine, loss, export, beta, free_bits, warmup, background,
                  likelihood, normalise) -> ImageVAETask:
     if encoders < 2:
         raise InputError(f"--encoders must be at least 2, got {encoders}", "for one encoder train `vae`")
-    if combine not in ("product", "mean", "concat"):
-        raise InputError(f"unknown --combine {combine!r}", "choose product, mean or concat")
-    if loss not in ("faithful", "clean"):
-        raise InputError(f"unknown --loss {loss!r}", "choose faithful or clean")
-    if export not in ("mean", "stochastic"):
-        raise InputError(f"unknown --export {export!r}", "choose mean or stochastic")
     if beta < 0:
         raise InputError(f"--beta must be 0 or more, got {beta:g}")
     if free_bits < 0:
         raise InputError(f"--free-bits must be 0 or more, got {free_bits:g}")
     if not 0 <= warmup <= 1:
         raise InputError(f"--warmup must be between 0 and 1 (a share of the training steps), got {warmup:g}")
-    if background not in ("border", "zero"):
-        raise InputError(f"unknown --background {background!r}", "choose border or zero")
-    _check_likelihood(likelihood)
     crops, size = _prepare(data, dim, normalise)
     model = MultiEncoderVAE(crops.shape[1], size, dim, encoders, combine, loss, beta, free_bits, warmup, background,
                             likelihood)
@@ -289,9 +275,6 @@ def create_mevae(data, *, dim, encoders, combine, loss, export, beta, free_bits,
 def create_vae(data, *, dim, beta, export, likelihood, normalise) -> ImageVAETask:
     if beta < 0:
         raise InputError(f"--beta must be 0 or more, got {beta:g}")
-    if export not in ("mean", "stochastic"):
-        raise InputError(f"unknown --export {export!r}", "choose mean or stochastic")
-    _check_likelihood(likelihood)
     crops, size = _prepare(data, dim, normalise)
     model = VAE(crops.shape[1], size, dim, beta, likelihood)
     return ImageVAETask("vae", model, crops, crops, {"dim": dim, "beta": beta, "export": export,
