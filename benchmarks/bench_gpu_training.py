@@ -95,7 +95,12 @@ def main(argv=None) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=str(Path(__file__).parent / "out"))
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--render", metavar="FILE", help="only write the table, from a gpu_training.jsonl measured before")
     args = p.parse_args(argv)
+    if args.render:
+        rows = [json.loads(line) for line in open(args.render) if line.strip()]
+        render(rows, args.seed)
+        return
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         sys.exit("no CUDA device here: not measured (run on a GPU machine, or --device cpu --quick to check the script)")
     if not available():
@@ -114,7 +119,7 @@ def main(argv=None) -> None:
                     batch_size=4 * full["batch_size"])
         cpu = train(adata, model, epochs=epochs, seed=args.seed, device="cpu", batch_size=full["batch_size"],
                     stop_after=args.cpu_epochs)
-        row = {"dataset": name, **full, "big_batch": {k: big[k] for k in ("batch_size", "epochs", "seconds",
+        row = {"dataset": name, "machine": machine(), **full, "big_batch": {k: big[k] for k in ("batch_size", "epochs", "seconds",
                                                                           "cells_per_s", "peak_mb")},
                "cpu": {k: cpu[k] for k in ("epochs", "seconds", "cells_per_s", "loss_curve")},
                "cpu_vs_device_max_rel_diff": compare(full["loss_curve"], cpu["loss_curve"])}
@@ -124,18 +129,25 @@ def main(argv=None) -> None:
         with open(out / "gpu_training.jsonl", "a") as fh:
             fh.write(line + "\n")
     if args.device.startswith("cuda") and not args.quick:
-        lines = [f"`python benchmarks/bench_gpu_training.py` - {rows[0]['gpu']}; {machine()}; bf16 autocast, seed "
-                 f"{args.seed}.", "",
-                 "| model | data | epochs | batch | time | cells/s | peak GB | batch x4: cells/s, peak GB | CPU cells/s "
-                 "| loss vs CPU (first epochs, max rel. diff) |", "|---|---|---|---|---|---|---|---|---|---|"]
-        for r in rows:
-            b = r["big_batch"]
-            lines.append(f"| {r['model']} | {r['dataset']} | {r['epochs']} | {r['batch_size']} | {r['seconds']:.0f} s | "
-                         f"{r['cells_per_s']:,.0f} | {r['peak_mb'] / 1024:.2f} | {b['cells_per_s']:,.0f}, "
-                         f"{b['peak_mb'] / 1024:.2f} | {r['cpu']['cells_per_s']:,.0f} | "
-                         f"{r['cpu_vs_device_max_rel_diff']:.3f} |")
-        update_section("gpu-training", "\n".join(lines))
+        render(rows, args.seed)
 
+
+def render(rows: list, seed: int = 0) -> None:
+    """The section ``gpu-training`` from measured rows (also from a fetched jsonl: ``--render FILE``)."""
+    lines = [f"`python benchmarks/bench_gpu_training.py` - {rows[0]['gpu']}; {rows[0].get('machine') or machine()}; bf16 autocast, seed "
+             f"{seed}.", "",
+             "| model | data | epochs | batch | time | cells/s | peak GB | batch x4: cells/s, peak GB | CPU cells/s "
+             "| loss vs CPU (first epochs, max rel. diff) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        b = r["big_batch"]
+        lines.append(f"| {r['model']} | {r['dataset']} | {r['epochs']} | {r['batch_size']} | {r['seconds']:.0f} s | "
+                     f"{r['cells_per_s']:,.0f} | {r['peak_mb'] / 1024:.2f} | {b['cells_per_s']:,.0f}, "
+                     f"{b['peak_mb'] / 1024:.2f} | {r['cpu']['cells_per_s']:,.0f} | "
+                     f"{r['cpu_vs_device_max_rel_diff']:.3f} |")
+    missing = [m for m in PLAN if m not in {r["model"] for r in rows}]
+    if missing:
+        lines += ["", f"Not measured (the lent machine's time ran out first): {', '.join(missing)}."]
+    update_section("gpu-training", "\n".join(lines))
 
 if __name__ == "__main__":
     main()

@@ -3,8 +3,11 @@
     python benchmarks/bench_scale.py pipeline [--n 1000000] [--data flow8 flow18 mixture32]
                                                              kNN + graph + Leiden vs pynndescent + igraph and scanpy
     python benchmarks/bench_scale.py sweep [--n 100000]       20-resolution sweep vs a plain igraph loop
-    python benchmarks/bench_scale.py gpu-knn [--n 1000000]    exact kNN on CUDA + Leiden (igraph, cuGraph when
-                                                             installed), end to end (skips without a GPU)
+    python benchmarks/bench_scale.py gpu [--n 1000000] [--jsonl FILE]
+                                                             the pipeline with cellwak's kNN on CUDA (exact) beside
+                                                             pynndescent + igraph on the same machine; cuGraph's
+                                                             Leiden too where installed (refuses without a GPU)
+    python benchmarks/bench_scale.py render --from FILE      the table from rows saved with --jsonl
     python benchmarks/bench_scale.py leiden-policy [--n 100000] [--data flow8 mixture32]
                                                              Leiden iterations: 1, 2, 5, cellwak's policy (while
                                                              an iteration gains > 0.1% modularity) and no tolerance
@@ -74,6 +77,25 @@ extra = {"method": kn.method, "choice": kn.choice, "recall_estimate": kn.recall}
         build = "G = knn_graph(kn); g = to_igraph(G, weighted=False)"
         cluster = "lab = leiden(G, 1.0, seed=0, n_iterations=2, graph=g)"
         name = "cellwak (auto kNN) + igraph"
+    elif which == "cellwak-cuda":  # the same call with device="cuda" (auto -> exact search on the GPU)
+        search = """
+import torch
+from cellwak.graph import neighbors
+neighbors(X[:20000], 15, device="cuda"); torch.cuda.synchronize()  # warm-up: CUDA context, kernels
+t0 = time.perf_counter()
+kn = neighbors(X, 15, method="auto", device="cuda"); torch.cuda.synchronize()
+idx = kn.indices
+extra = {"method": kn.method, "device": torch.cuda.get_device_name(0),
+         "gpu_peak_gb": torch.cuda.max_memory_allocated() / 2**30}"""
+        build = "G = knn_graph(kn); g = to_igraph(G, weighted=False)"
+        cluster = "lab = leiden(G, 1.0, seed=0, n_iterations=2, graph=g)"
+        name = "cellwak (exact kNN on CUDA) + igraph"
+        post = """
+try:  # Leiden on the GPU too, where RAPIDS cuGraph is installed
+    t = time.perf_counter(); lab_cu = leiden(G, 1.0, seed=0, backend="cugraph")
+    extra["cugraph"] = {"seconds": time.perf_counter() - t, "clusters": int(lab_cu.max()) + 1}
+except ImportError as exc:
+    extra["cugraph"] = {"skipped": f"not installed ({exc.name})"}"""
     elif which == "pynndescent":
         search = """
 import pynndescent
@@ -124,9 +146,34 @@ print(json.dumps({{"name": {name!r}, "knn": t1 - t0, "graph": t2 - t1, "leiden":
 """
 
 
-def run_pipeline(n: int, datasets=tuple(DATA), who=WHO):
-    lines = [f"### {n:,} cells: kNN (k=15) + graph + Leiden, cellwak vs the pipelines users pick instead", "",
-             f"`python benchmarks/bench_scale.py pipeline --n {n} --data {' '.join(datasets)}` - {machine()}; "
+def run_pipeline(n: int, datasets=tuple(DATA), who=WHO, *, jsonl: str | None = None, section: str = "scale-pipeline"):
+    """Each (data, pipeline) row in a fresh process; rows go to ``jsonl`` as they come (a run cut short
+    keeps what it measured; :func:`render_pipeline` makes the table from that file)."""
+    rows = []
+    for data in datasets:
+        for w in who:
+            try:
+                row = probe(pipeline_code(n, w, data), timeout=7200)
+            except Exception as exc:  # noqa: BLE001 - a peer that fails is reported, not hidden
+                row = {"name": w, "failed": str(exc).strip().splitlines()[-1][:200]}
+            rows.append({"data": data, "n": n, "machine": machine(), **row})
+            print(json.dumps(rows[-1]), flush=True)
+            if jsonl:
+                with open(jsonl, "a") as fh:
+                    fh.write(json.dumps(rows[-1]) + "\n")
+    render_pipeline(rows, section, " ".join(datasets), " ".join(who))
+
+
+def render_pipeline(rows: list, section: str = "scale-pipeline", data_arg: str = "", who_arg: str = ""):
+    n = rows[0]["n"]
+    datasets = list(dict.fromkeys(r["data"] for r in rows))
+    gpu = next((r["device"] for r in rows if "device" in r), None)
+    command = f"`python benchmarks/bench_scale.py {'gpu' if gpu else 'pipeline'} --n {n} --data {data_arg or ' '.join(datasets)}`"
+    host = rows[0].get("machine") or machine()
+    where = f"{gpu}, {host}" if gpu else host
+    lines = [f"### {n:,} cells: kNN (k=15) + graph + Leiden, cellwak vs the pipelines users pick instead"
+             + (" (GPU)" if gpu else ""), "",
+             f"{command} - {where}; "
              "each row a fresh process, same data. Leiden: igraph, modularity, gamma=1, 2 iterations (scanpy: its "
              "own call with the same settings, on its UMAP-weighted graph). Recall@15 on 2,000 random cells "
              "against their exact neighbours; ARI against the mixture components or the gated types (ungated "
@@ -135,30 +182,30 @@ def run_pipeline(n: int, datasets=tuple(DATA), who=WHO):
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     notes = []
     for data in datasets:
-        rows = []
-        for w in who:
-            try:
-                rows.append(probe(pipeline_code(n, w, data), timeout=7200))
-            except Exception as exc:  # noqa: BLE001 - a peer that fails is reported, not hidden
-                rows.append({"name": w, "failed": str(exc).strip().splitlines()[-1][:200]})
-            print(json.dumps({"data": data, **rows[-1]}), flush=True)
-        peers = [r["total"] for r in rows[1:] if "total" in r]
+        mine = [r for r in rows if r["data"] == data]
+        peers = [r["total"] for r in mine if "total" in r and not r["name"].startswith("cellwak")]
         best = min(peers) if peers else float("nan")
-        for r in rows:
+        for r in mine:
             if "failed" in r:
                 lines.append(f"| {data} | {r['name']} | failed: {r['failed']} | | | | | | | | |")
                 continue
+            ratio = (f"{r['total'] / best:.2f}" if peers else
+                     "peer not finished" if any(not m["name"].startswith("cellwak") for m in mine) else "no peer run")
+            peak = f"{r['peak_gb']:.2f}" + (f" (+{r['gpu_peak_gb']:.2f} GPU)" if "gpu_peak_gb" in r else "")
             lines.append(f"| {data} | {r['name']} | {r['knn']:.1f} | {r['graph']:.1f} | {r['leiden']:.1f} | {r['total']:.1f} | "
-                         f"{r['total'] / best:.2f} | {r['recall']:.3f} | {r['peak_gb']:.2f} | {r['clusters']} | {r['ari']:.3f} |")
-        ours = rows[0]
-        if "method" in ours:
-            proj = ", ".join(f"{k} {v:.0f} s" for k, v in (ours["choice"] or {}).get("projected_seconds", {}).items())
-            notes.append(f"- {data}: cellwak's auto search chose **{ours['method']}** ({proj or ours['choice'].get('rule')} "
-                         f"projected; recall estimated on 1,000 cells: {ours['recall_estimate']:.3f}).")
+                         f"{ratio} | {r['recall']:.3f} | {peak} | {r['clusters']} | {r['ari']:.3f} |")
+            if r.get("choice"):
+                proj = ", ".join(f"{k} {v:.0f} s" for k, v in r["choice"].get("projected_seconds", {}).items())
+                notes.append(f"- {data}: cellwak's auto search chose **{r['method']}** ({proj or r['choice'].get('rule')} "
+                             f"projected; recall estimated on 1,000 cells: {r['recall_estimate']:.3f}).")
+            if "cugraph" in r:
+                cg = r["cugraph"]
+                notes.append(f"- {data}: Leiden on the GPU (cuGraph): " + (cg["skipped"] if "skipped" in cg else
+                             f"{cg['seconds']:.1f} s, {cg['clusters']} clusters") + ".")
     lines += [""] + [f"- {DATA[d][1]}." for d in datasets] + notes
     text = "\n".join(lines)
     print(text)
-    update_section(f"scale-pipeline-{n}", text)
+    update_section(f"{section}-{n}", text)
 
 
 def run_sweep(n: int):
@@ -259,68 +306,31 @@ print(json.dumps(out))
     update_section(f"scale-leiden-policy-{n}", text)
 
 
-def run_gpu_knn(n: int):
-    code = f"""
-import torch
-if not torch.cuda.is_available():
-    print(json.dumps({{"skipped": "no CUDA device"}})); raise SystemExit
-X, labels = gaussian_mixture({n})
-from cellwak.graph import exact_knn
-exact_knn(X[:20000], 15, device="cuda")  # warm-up: CUDA context, kernels
-torch.cuda.synchronize(); t = time.perf_counter()
-kn = exact_knn(X, 15, device="cuda")
-torch.cuda.synchronize(); total = time.perf_counter() - t
-rng = np.random.default_rng(1); queries = rng.choice(len(X), 2000, replace=False); T = truth(X, queries, 15)
-from sklearn.metrics import adjusted_rand_score as ari
-from cellwak.graph.build import knn_graph
-from cellwak.graph.leiden import leiden
-t = time.perf_counter(); G = knn_graph(kn); graph_s = time.perf_counter() - t
-out = {{"seconds": total, "graph_seconds": graph_s, "recall": recall(kn.indices, queries, T),
-        "device": torch.cuda.get_device_name(0), "leiden": {{}}}}
-for backend in ("igraph", "cugraph"):
-    try:
-        t = time.perf_counter(); lab = leiden(G, 1.0, seed=0, backend=backend); s = time.perf_counter() - t
-        out["leiden"][backend] = {{"seconds": s, "clusters": int(lab.max()) + 1, "ari": ari(labels, lab)}}
-    except ImportError as exc:
-        out["leiden"][backend] = {{"skipped": f"not installed ({{exc.name}})"}}
-print(json.dumps(out))
-"""
-    r = probe(code)
-    if "skipped" in r:
-        print(f"gpu-knn skipped: {r['skipped']}")
-        return
-    rows = []
-    for backend, v in r["leiden"].items():
-        if "skipped" in v:
-            rows.append(f"| {backend} | {v['skipped']} | | | |")
-        else:
-            end = r["seconds"] + r["graph_seconds"] + v["seconds"]
-            rows.append(f"| {backend} | {v['seconds']:.1f} | {end:.1f} | {v['clusters']} | {v['ari']:.3f} |")
-    text = "\n".join([
-        f"### The GPU path, {n:,} x 32 (Gaussian mixture), k=15", "",
-        f"`python benchmarks/bench_scale.py gpu-knn --n {n}` on {r['device']} - {machine()}: exact kNN (blocked matmul + "
-        f"top-k in torch) {r['seconds']:.1f} s, recall@15 {r['recall']:.3f}; graph {r['graph_seconds']:.1f} s (CPU); then Leiden "
-        "at gamma 1 (igraph on the CPU with cellwak's iteration policy; cuGraph on the GPU where installed).", "",
-        "| Leiden | Leiden s | kNN + graph + Leiden s | clusters | ARI |", "|---|---|---|---|---|", *rows])
-    print(text)
-    update_section(f"scale-gpu-knn-{n}", text)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=["pipeline", "sweep", "gpu-knn", "leiden-policy"])
+    ap.add_argument("what", choices=["pipeline", "sweep", "gpu", "leiden-policy", "render"])
     ap.add_argument("--n", type=int)
     ap.add_argument("--data", nargs="+", choices=list(DATA), default=list(DATA))
-    ap.add_argument("--who", nargs="+", choices=WHO, default=list(WHO))
+    ap.add_argument("--who", nargs="+", choices=[*WHO, "cellwak-cuda"])
+    ap.add_argument("--jsonl", help="append each pipeline row to this file as it is measured")
+    ap.add_argument("--from", dest="source", help="render: the table from a --jsonl file (e.g. fetched from a GPU machine)")
     args = ap.parse_args()
     if args.what == "pipeline":
-        run_pipeline(args.n or 1_000_000, args.data, args.who)
+        run_pipeline(args.n or 1_000_000, args.data, args.who or WHO, jsonl=args.jsonl)
+    elif args.what == "gpu":
+        import torch
+
+        if not torch.cuda.is_available():
+            sys.exit("gpu: no CUDA device here: not measured (the script runs as it is on a GPU machine)")
+        run_pipeline(args.n or 1_000_000, args.data, args.who or ("cellwak-cuda", "pynndescent"), jsonl=args.jsonl,
+                     section="scale-gpu")
+    elif args.what == "render":
+        rows = [json.loads(line) for line in open(args.source) if line.strip()]
+        render_pipeline(rows, "scale-gpu" if any("device" in r for r in rows) else "scale-pipeline")
     elif args.what == "sweep":
         run_sweep(args.n or 100_000)
-    elif args.what == "leiden-policy":
-        run_leiden_policy(args.n or 100_000, args.data if args.data != list(DATA) else ["flow8", "mixture32"])
     else:
-        run_gpu_knn(args.n or 1_000_000)
+        run_leiden_policy(args.n or 100_000, args.data if args.data != list(DATA) else ["flow8", "mixture32"])
 
 
 if __name__ == "__main__":

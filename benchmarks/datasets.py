@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# ../shared/data beside the checkout; CELLWAK_SHARED_DATA points elsewhere (a lent GPU machine gets a
+# copy, since the folder beside the checkout does not travel there).
+SHARED = Path(os.environ.get("CELLWAK_SHARED_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
 
 # name: (path, ReadOptions kwargs, the README baselines: KMeans(K) ARI, Leiden gamma=1 ARI, oracle ARI, oracle gamma)
 DATASETS = {

@@ -6,7 +6,7 @@ The stand-in implements the few calls cellwak makes (``cudf.DataFrame``, ``cugra
 way cuGraph documents it: a table of (vertex, partition) rows in no particular order, with
 vertices that have no edges left out. It tests cellwak's side (edges sent, vertex ids mapped back,
 arguments passed, isolated cells), not cuGraph; the real library is measured only where a GPU
-machine with RAPIDS is lent (benchmarks/bench_scale.py gpu-knn).
+machine with RAPIDS is lent (benchmarks/bench_scale.py gpu).
 """
 
 from __future__ import annotations
