@@ -146,10 +146,10 @@ def test_every_backend_same_graph_and_seed_same_labels(backend, objective, gamma
 
 
 def test_a_low_knn_recall_is_reported_as_a_warning_with_the_way_out(cli, populated, monkeypatch):
-    import cellwak.graph.knn as knn_mod
+    import cellwak.graph.approx as approx_mod
     from cellwak.tl._leiden import recall_warnings
 
-    monkeypatch.setattr(knn_mod, "estimated_recall", lambda X, knn, **kw: 0.8)
+    monkeypatch.setattr(approx_mod, "recall", lambda approx, exact: 0.8)  # even the widest beam finds 0.80
     out = cli("--json", "cluster", "-d", "cells", "--gamma", "1.0", "--knn", "hnsw").json()
     assert out["params"]["knn_recall"] == 0.8
     assert any("found only 0.80" in w and "--knn exact" in w for w in out["warnings"]), out["warnings"]

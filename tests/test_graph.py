@@ -25,6 +25,34 @@ def test_hnsw_recall_at_default_settings(mixture):
     assert (np.diff(approx.distances, axis=1) >= -1e-5).all()  # nearest first
 
 
+@pytest.fixture(scope="module")
+def noise32():  # no structure in 32 dims: a light HNSW graph with a narrow beam misses many neighbours
+    return np.random.default_rng(0).normal(size=(3000, 32)).astype(np.float32)
+
+
+def test_an_hnsw_search_short_of_the_recall_floor_searches_again_with_a_wider_beam(noise32):
+    from cellwak.graph.approx import hnsw_knn
+
+    exact = exact_knn(noise32, 15)
+    plain = hnsw_knn(noise32, 15, M=8, ef_construction=32, ef=16, build_threads=1, repair=False)
+    floored = hnsw_knn(noise32, 15, M=8, ef_construction=32, ef=16, build_threads=1, repair=False, min_recall=0.95)
+    beams = floored.choice["beams"]
+    assert recall(plain, exact) < 0.9 and beams[0]["recall"] < 0.9  # the first beam falls short
+    assert [b["ef"] for b in beams] == [16 * 2 ** i for i in range(len(beams))]
+    assert beams[-1]["recall"] >= 0.95 and all(b["recall"] < 0.95 for b in beams[:-1])  # widened until it holds
+    assert recall(floored, exact) >= 0.95
+    assert floored.recall == pytest.approx(recall(floored, exact), abs=0.02)  # the sample's estimate is kept
+
+
+def test_the_recall_floor_stops_at_the_widest_beam(noise32):
+    from cellwak.graph.approx import hnsw_knn
+
+    knn = hnsw_knn(noise32, 15, M=8, ef_construction=32, ef=16, build_threads=1, repair=False, min_recall=0.999,
+                   max_ef=64)
+    assert [b["ef"] for b in knn.choice["beams"]] == [16, 32, 64]
+    assert knn.recall < 0.999
+
+
 def test_auto_method_switches_by_size_and_device():
     assert resolve_method(1000) == "exact"
     assert resolve_method(EXACT_MAX_CPU + 1) == "hnsw"

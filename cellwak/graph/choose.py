@@ -37,6 +37,7 @@ TREE_HOPELESS_SECONDS = 3600.0  # projected from the first tenth of the probe: t
 HNSW_LADDER = ((12, 48), (16, 64), (32, 100))  # (M, ef_construction), lightest first; the last is approx.HNSW_DEFAULTS
 LIGHT_RECALL = 0.999     # a lighter graph than the last must reach this on the sample (recall falls as the index grows)
 PROBE_QUERIES = 500
+MIN_RECALL = 0.95        # the floor an HNSW search of all cells is held to (approx.hnsw_knn min_recall)
 
 
 @dataclass

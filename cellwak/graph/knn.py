@@ -9,7 +9,8 @@ k-d tree (:mod:`cellwak.graph.tree`): exact, fast where the data's intrinsic dim
 (measured crossover for k = 15: exact 6.5 s at 50,000 cells and 24 s at 100,000 vs HNSW about
 10 s) and always on CUDA; above, the k-d tree or HNSW, whichever is projected faster by timing
 both on the data. An approximate search's recall@k is estimated on a sample of cells against
-their exact neighbours and kept with the lists (``KNN.recall``), as is why it was chosen.
+their exact neighbours and kept with the lists (``KNN.recall``), as is why it was chosen; an HNSW
+search that falls short of ``MIN_RECALL`` (0.95) on that sample searches again with a wider beam.
 :func:`resolve_method` is the rule by size alone, for callers that search many derived
 representations (DEWAK) where probing each would cost more than it saves.
 """
@@ -19,7 +20,7 @@ from __future__ import annotations
 from ..choices import KNN_METHODS
 from ..progress import NULL
 from .approx import hnsw_knn
-from .choose import EXACT_MAX_CPU, choose, estimated_recall
+from .choose import EXACT_MAX_CPU, MIN_RECALL, choose
 from .exact import KNN, exact_knn, neighbour_distances, recall
 from .sharded import shards
 from .tree import kdtree_knn
@@ -62,15 +63,15 @@ def neighbors(X, k: int, *, method: str = "auto", device: str = "cpu", seed: int
             knn = kdtree_knn(X, k, tree=picked.tree, threads=options.get("threads"), progress=progress,
                              queries=remote.tree_queries if remote is not None else None)
         else:
-            knn = hnsw_knn(X, k, seed=seed, progress=progress, **{**picked.options, **options},
+            floor = {"min_recall": MIN_RECALL} if estimate_recall else {}
+            knn = hnsw_knn(X, k, seed=seed, progress=progress, **{**picked.options, **floor, **options},
                            queries=remote.hnsw_queries if remote is not None else None)
+    evidence = dict(picked.evidence)
     if picked.method == "exact":
         knn.recall = 1.0
     elif picked.method == "hnsw" and estimate_recall:
-        with progress.task("kNN recall (1,000 cells vs exact)", total=1) as task:
-            knn.recall = estimated_recall(X, knn, seed=seed, device=device)
-            task.advance()
-    knn.choice = picked.evidence
+        evidence.update(knn.choice or {})  # the recall floor's beams (recall measured on 1,000 cells there)
+    knn.choice = evidence
     return knn
 
 
