@@ -189,3 +189,20 @@ def test_a_probed_choice_is_saved_with_the_clustering(tmp_path, monkeypatch):
     assert out.params["knn_choice"]["probe"]["hnsw"]["tried"]
     shown = api.show_clustering(home, out.clustering_id)
     assert shown["params"]["knn_choice"]["probe"]["hnsw"]["tried"] == out.params["knn_choice"]["probe"]["hnsw"]["tried"]
+
+
+def test_igraph_graph_holds_every_upper_triangle_edge_in_order_with_its_weight(mixture):
+    import scipy.sparse as sp
+
+    from cellwak.graph.build import knn_graph
+    from cellwak.graph.leiden import _edge_pairs, to_igraph
+
+    G = knn_graph(exact_knn(mixture[:500], 10))
+    W = G.multiply(sp.random(500, 500, density=1.0, random_state=0, format="csr"))
+    W = W + W.T
+    upper = sp.triu(W, k=1).tocoo()
+    g = to_igraph(W, weighted=True)
+    assert g.vcount() == 500 and not g.is_directed()
+    assert g.get_edgelist() == list(zip(upper.row.tolist(), upper.col.tolist()))
+    assert np.allclose(g.es["weight"], upper.data)
+    assert list(_edge_pairs(upper.row, upper.col, chunk=7)) == g.get_edgelist()  # across chunk boundaries
