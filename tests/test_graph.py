@@ -53,6 +53,17 @@ def test_the_recall_floor_stops_at_the_widest_beam(noise32):
     assert knn.recall < 0.999
 
 
+def test_the_recall_floor_stops_widening_once_a_doubled_beam_gains_almost_nothing(noise32, monkeypatch):
+    import cellwak.graph.approx as approx_mod
+
+    found = iter([0.90, 0.93, 0.933, 0.99, 0.99, 0.99])  # the third beam gains 0.003: the graph limits recall
+    monkeypatch.setattr(approx_mod, "recall", lambda approx, exact: next(found))
+    knn = approx_mod.hnsw_knn(noise32, 15, M=8, ef_construction=32, ef=16, build_threads=1, repair=False,
+                              min_recall=0.95)
+    assert [b["ef"] for b in knn.choice["beams"]] == [16, 32, 64]
+    assert knn.recall == 0.99  # the next value: the final estimate, not a fourth beam
+
+
 def test_auto_method_switches_by_size_and_device():
     assert resolve_method(1000) == "exact"
     assert resolve_method(EXACT_MAX_CPU + 1) == "hnsw"
