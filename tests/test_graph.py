@@ -42,6 +42,8 @@ def test_an_hnsw_search_short_of_the_recall_floor_searches_again_with_a_wider_be
     assert beams[-1]["recall"] >= 0.95 and all(b["recall"] < 0.95 for b in beams[:-1])  # widened until it holds
     assert recall(floored, exact) >= 0.95
     assert floored.recall == pytest.approx(recall(floored, exact), abs=0.02)  # the sample's estimate is kept
+    once = hnsw_knn(noise32, 15, M=8, ef_construction=32, ef=beams[-1]["ef"], build_threads=1, repair=False)
+    assert np.array_equal(once.indices, floored.indices)  # every cell searched once, with the beam the sample chose
 
 
 def test_the_recall_floor_stops_at_the_widest_beam(noise32):
