@@ -161,10 +161,10 @@ def run_pipeline(n: int, datasets=tuple(DATA), who=WHO, *, jsonl: str | None = N
             if jsonl:
                 with open(jsonl, "a") as fh:
                     fh.write(json.dumps(rows[-1]) + "\n")
-    render_pipeline(rows, section, " ".join(datasets), " ".join(who))
+    render_pipeline(rows, section, " ".join(datasets))
 
 
-def render_pipeline(rows: list, section: str = "scale-pipeline", data_arg: str = "", who_arg: str = ""):
+def render_pipeline(rows: list, section: str = "scale-pipeline", data_arg: str = ""):
     n = rows[0]["n"]
     datasets = list(dict.fromkeys(r["data"] for r in rows))
     gpu = next((r["device"] for r in rows if "device" in r), None)

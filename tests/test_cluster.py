@@ -149,7 +149,7 @@ def test_a_low_knn_recall_is_reported_as_a_warning_with_the_way_out(cli, populat
     import cellwak.graph.approx as approx_mod
     from cellwak.tl._leiden import recall_warnings
 
-    monkeypatch.setattr(approx_mod, "recall", lambda approx, exact: 0.8)  # even the widest beam finds 0.80
+    monkeypatch.setattr(approx_mod, "recall", lambda approx, exact: 0.8)  # every beam finds 0.80: widening stalls
     out = cli("--json", "cluster", "-d", "cells", "--gamma", "1.0", "--knn", "hnsw").json()
     assert out["params"]["knn_recall"] == 0.8
     assert any("found only 0.80" in w and "--knn exact" in w for w in out["warnings"]), out["warnings"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..progress import NULL
-from .exact import KNN, exact_knn, recall
+from .exact import KNN, recall, sample_truth
 from .repair import repair as repair_lists
 from .tree import drop_self
 
@@ -40,12 +40,11 @@ def hnsw_knn(X, k: int, *, M: int = HNSW_DEFAULTS["M"], ef_construction: int = H
     exact neighbours: the sample's cells are searched with the default beam, then twice it, until
     they reach the floor (at most ``max_ef``, and no further once a doubling gains less than
     ``STALLED``: then the graph, not the beam, limits the recall); every cell is then searched
-    once with that beam (a cell's answer does not depend on the other queries). Recall falls as an index grows,
-    so a graph that passed on a sample can miss on all cells (the 1,000,000-cell 32-dim mixture:
-    0.928 at ef 64, 0.951 at 128; another build of the same index, on 2 threads: 0.906, 0.929,
-    0.940, 0.942 at ef 64-512).
-    The result's ``recall`` is then the sample's recall after the repair, and ``choice`` holds
-    each beam tried with its recall.
+    once with that beam (a cell's answer does not depend on the other queries). Recall falls as
+    an index grows, so a graph that passed on a sample can miss on all cells (the 1,000,000-cell
+    32-dim mixture: 0.928 at ef 64, 0.951 at 128; another build of the same index, on 2 threads:
+    0.906, 0.929, 0.940, 0.942 at ef 64-512). The result's ``recall`` is then the sample's
+    recall after the repair, and ``choice`` holds each beam tried with its recall.
     """
     import hnswlib
     import torch
@@ -69,8 +68,7 @@ def hnsw_knn(X, k: int, *, M: int = HNSW_DEFAULTS["M"], ef_construction: int = H
     truth, beams = None, []
     if min_recall is not None:  # the beam is chosen on the sample's queries alone, then every cell searched once
         with progress.task(f"kNN recall ({min(n, recall_sample):,} cells vs exact)", total=1) as task:
-            rows = np.sort(np.random.default_rng(seed).choice(n, size=min(n, recall_sample), replace=False))
-            truth = exact_knn(X, k, rows=rows)
+            rows, truth = sample_truth(X, k, recall_sample, seed)
             beams.append({"ef": beam, "recall": _sample_recall(index, X, rows, k, beam, truth)})
             while beams[-1]["recall"] < min_recall and beam < max_ef and not _stalled(beams):
                 beam = min(max_ef, 2 * beam)
@@ -93,9 +91,7 @@ def _sample_recall(index, X, rows: np.ndarray, k: int, ef: int, truth: KNN) -> f
     """Recall@k of the cells ``rows`` searched with beam ``ef``: what a search of every cell at that
     beam finds for them (each query is answered on its own)."""
     index.set_ef(ef)
-    idx, d2 = index.knn_query(X[rows], k=k + 1)
-    idx, d2 = drop_self(idx.astype(np.int64), d2, rows, k)
-    return round(recall(KNN(idx, d2), truth), 4)
+    return round(recall(KNN(*query_cells(index, X[rows], rows, k)), truth), 4)
 
 
 def _stalled(beams: list) -> bool:
@@ -118,9 +114,13 @@ def _search(index, X, k: int, ef: int, step: int, progress, queries):
     return indices, distances
 
 
-
 def query_hnsw(index, X, start: int, stop: int, k: int, threads: int = -1):
     """The k nearest (self excluded) of the cells ``start:stop`` of ``X`` in ``index``."""
-    idx, d2 = index.knn_query(X[start:stop], k=k + 1, num_threads=threads)
-    idx, d2 = drop_self(idx.astype(np.int64), d2, np.arange(start, stop), k)
+    return query_cells(index, X[start:stop], np.arange(start, stop), k, threads)
+
+
+def query_cells(index, points, rows: np.ndarray, k: int, threads: int = -1):
+    """The k nearest in ``index`` (self excluded, distances) of ``points``, the cells ``rows``."""
+    idx, d2 = index.knn_query(points, k=k + 1, num_threads=threads)
+    idx, d2 = drop_self(idx.astype(np.int64), d2, rows, k)
     return idx, np.sqrt(np.maximum(d2, 0)).astype(np.float32)

@@ -122,8 +122,7 @@ def _probe_hnsw(X, k: int, rng, threads, seed: int):
 def estimated_recall(X, knn, *, sample: int = 1_000, seed: int = 0, device: str = "cpu") -> float:
     """Recall@k of an approximate search on ``sample`` random cells against their exact
     neighbours (exact blocked search of those cells among all cells)."""
-    from .exact import KNN, exact_knn, recall
+    from .exact import KNN, recall, sample_truth
 
-    n, k = knn.indices.shape
-    rows = np.sort(np.random.default_rng(seed).choice(n, size=min(n, sample), replace=False))
-    return recall(KNN(knn.indices[rows], knn.distances[rows]), exact_knn(X, k, rows=rows, device=device))
+    rows, truth = sample_truth(X, knn.indices.shape[1], sample, seed, device)
+    return recall(KNN(knn.indices[rows], knn.distances[rows]), truth)

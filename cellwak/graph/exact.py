@@ -41,6 +41,14 @@ def recall(approx: KNN, exact: KNN) -> float:
     return hits / (k * len(exact.indices))
 
 
+def sample_truth(X, k: int, sample: int = 1_000, seed: int = 0, device: str = "cpu") -> tuple[np.ndarray, KNN]:
+    """``sample`` random cells (sorted, drawn with ``seed``) and their exact k nearest among all cells:
+    the reference an approximate search's recall is measured against."""
+    n = X.shape[0]
+    rows = np.sort(np.random.default_rng(seed).choice(n, size=min(n, sample), replace=False))
+    return rows, exact_knn(X, k, rows=rows, device=device)
+
+
 def default_block_rows(n: int, budget_bytes: int = 256 << 20, device: str = "cpu") -> int:
     """Query rows per block: one block's distance matrix (and top-k's workspace, 8 bytes a cell)
     within ``budget_bytes``; on CUDA a quarter of the free device memory, at most 4 GiB, so that a

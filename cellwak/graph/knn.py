@@ -9,8 +9,8 @@ k-d tree (:mod:`cellwak.graph.tree`): exact, fast where the data's intrinsic dim
 (measured crossover for k = 15: exact 6.5 s at 50,000 cells and 24 s at 100,000 vs HNSW about
 10 s) and always on CUDA; above, the k-d tree or HNSW, whichever is projected faster by timing
 both on the data. An approximate search's recall@k is estimated on a sample of cells against
-their exact neighbours and kept with the lists (``KNN.recall``), as is why it was chosen; an HNSW
-search that falls short of ``MIN_RECALL`` (0.95) on that sample searches again with a wider beam.
+their exact neighbours and kept with the lists (``KNN.recall``), as is why it was chosen; HNSW
+searches every cell with the narrowest beam that reaches ``MIN_RECALL`` (0.95) on that sample.
 :func:`resolve_method` is the rule by size alone, for callers that search many derived
 representations (DEWAK) where probing each would cost more than it saves.
 """
