@@ -145,16 +145,18 @@ def test_auto_picks_the_tree_on_low_dimensional_data_and_says_why(monkeypatch):
     np.testing.assert_allclose(knn.distances, exact_knn(X, 10).distances, rtol=1e-5, atol=1e-5)
 
 
-def test_auto_picks_hnsw_when_the_tree_is_projected_slower_and_estimates_its_recall(monkeypatch, mixture):
+def test_auto_picks_hnsw_when_the_others_are_projected_slower_and_estimates_its_recall(monkeypatch, mixture):
     import cellwak.graph.choose as choose_mod
 
     monkeypatch.setattr(choose_mod, "EXACT_MAX_CPU", 1000)
     monkeypatch.setattr(choose_mod, "TREE_SURE_SECONDS", 0.0)
     monkeypatch.setattr(choose_mod, "HNSW_PROBE", 2000)
     monkeypatch.setattr(choose_mod, "_probe_tree", lambda X, k, rng, threads: (None, 1e9, {"forced": True}))
+    monkeypatch.setattr(choose_mod, "_probe_descent", lambda *a: (1e9, {"forced": True, "params": {}}))
     knn = neighbors(mixture, 15)
     assert knn.method == "hnsw"
     assert knn.choice["projected_seconds"]["hnsw"] < knn.choice["projected_seconds"]["kdtree"]
+    assert knn.choice["projected_seconds"]["hnsw"] < knn.choice["projected_seconds"]["nndescent"]
     assert knn.recall == pytest.approx(recall(knn, exact_knn(mixture, 15)), abs=0.03)
     assert knn.recall >= 0.95
     tried = knn.choice["probe"]["hnsw"]["tried"]  # the lightest graph reaching the probe's recall is used
@@ -198,7 +200,7 @@ def test_a_probed_choice_is_saved_with_the_clustering(tmp_path, monkeypatch):
     home = tmp_path / "home"
     api.add_dataset(home, csv, name="cells")
     out = api.cluster(home, "cells", api.ClusterConfig(gamma=1.0))
-    assert out.params["knn"] in ("kdtree", "hnsw") and out.params["knn_recall"] > 0.95
+    assert out.params["knn"] in ("kdtree", "nndescent", "hnsw") and out.params["knn_recall"] > 0.95
     assert out.params["knn_choice"]["probe"]["hnsw"]["tried"]
     shown = api.show_clustering(home, out.clustering_id)
     assert shown["params"]["knn_choice"]["probe"]["hnsw"]["tried"] == out.params["knn_choice"]["probe"]["hnsw"]["tried"]

@@ -8,6 +8,10 @@ CPU measures both on the data:
 - k-d tree: the tree is built on all cells (about a second per million cells at 8-32 dims; kept
   when the tree wins) and ``TREE_PROBE`` random cells are queried; projected time = build +
   per-query time x n.
+- NN-descent (:mod:`.descent`): pynndescent's numba code is compiled first on a few hundred
+  points (not timed as search), then lists of ``descent.LADDER`` x k are built on the same
+  random sample of ``HNSW_PROBE`` cells, the shortest reaching recall@k ``LIGHT_RECALL`` on it
+  kept; projected time as for HNSW below.
 - HNSW: indexes of increasing size (``HNSW_LADDER``) are built on a random sample of
   ``HNSW_PROBE`` cells until a lighter one reaches recall@k ``LIGHT_RECALL`` on the sample
   (the heaviest is used otherwise); projected time = its per-cell time x n x log(n) / log(sample)
@@ -16,7 +20,7 @@ CPU measures both on the data:
   mixture, M = 16 passed 0.99 on the sample and found 0.80 of the neighbours on all cells
   (ARI 0.69 against 1.00 at M = 32); on 18 flow channels M = 12 went from 0.9935 to 0.955.
 
-The faster projection wins. Both probes cost a few seconds against searches of minutes, and the
+The fastest projection wins. The probes cost a few seconds against searches of minutes, and the
 evidence (probe times, projections, the choice) goes into the clustering's provenance. Exact
 blocked search stays the choice up to ``EXACT_MAX_CPU`` cells and always on CUDA.
 """
@@ -65,12 +69,16 @@ def choose(X, k: int, method: str = "auto", device: str = "cpu", *, seed: int = 
     if tree_s <= TREE_SURE_SECONDS:
         evidence["rule"] = f"k-d tree projected under {TREE_SURE_SECONDS:g} s (HNSW not probed)"
         return Choice("kdtree", tree, evidence)
-    hnsw_s, hnsw_detail = _probe_hnsw(X, k, rng, threads, seed)
-    evidence["probe"]["hnsw"] = hnsw_detail
-    evidence["projected_seconds"]["hnsw"] = round(hnsw_s, 2)
-    if tree_s <= hnsw_s:
+    m = min(n, HNSW_PROBE)
+    sample = np.asarray(X[np.sort(rng.choice(n, size=m, replace=False))], dtype=np.float32)
+    hnsw_s, hnsw_detail = _probe_hnsw(sample, n, k, threads, seed)
+    descent_s, descent_detail = _probe_descent(sample, n, k, threads, seed)
+    evidence["probe"].update(hnsw=hnsw_detail, nndescent=descent_detail)
+    evidence["projected_seconds"].update(hnsw=round(hnsw_s, 2), nndescent=round(descent_s, 2))
+    best = min((tree_s, "kdtree"), (descent_s, "nndescent"), (hnsw_s, "hnsw"))[1]
+    if best == "kdtree":
         return Choice("kdtree", tree, evidence)
-    return Choice("hnsw", None, evidence, options=hnsw_detail["params"])
+    return Choice(best, None, evidence, options=(hnsw_detail if best == "hnsw" else descent_detail)["params"])
 
 
 def _probe_tree(X, k: int, rng, threads):
@@ -96,16 +104,41 @@ def _probe_tree(X, k: int, rng, threads):
     return tree, projected, {"build_seconds": round(build, 3), "queries": int(asked), "query_seconds": round(query, 3)}
 
 
-def _probe_hnsw(X, k: int, rng, threads, seed: int):
+def _project(seconds: float, m: int, n: int) -> float:
+    """A search's time on ``n`` cells from its time on ``m``: per cell x n x log(n) / log(m)."""
+    return seconds / m * n * math.log(n) / math.log(m)
+
+
+def _probe_descent(sample, n: int, k: int, threads, seed: int):
+    """The shortest NN-descent lists (``descent.LADDER`` x k) whose recall@k on the sample reaches
+    ``LIGHT_RECALL`` (else the longest), and the projected time; the numba compilation, once per
+    process, is timed apart."""
+    from .descent import LADDER, descent_lists, warm_up
+    from .exact import KNN
+
+    compile_s = warm_up(sample.shape[1], threads)
+    m = len(sample)
+    tried = []
+    for i, factor in enumerate(LADDER):
+        t = time.perf_counter()
+        idx, dist = descent_lists(sample, k, min(m, factor * k + 1), seed=seed, threads=threads)
+        seconds = time.perf_counter() - t
+        got = estimated_recall(sample, KNN(idx, dist), sample=PROBE_QUERIES, seed=seed)
+        tried.append({"n_neighbors": min(m, factor * k + 1), "seconds": round(seconds, 3), "recall": round(got, 4)})
+        if got >= LIGHT_RECALL:
+            break
+    return _project(seconds, m, n), {"cells": int(m), "compile_seconds": round(compile_s, 2), "tried": tried,
+                                     "params": {"ladder": list(LADDER[i:])}}
+
+
+def _probe_hnsw(sample, n: int, k: int, threads, seed: int):
     """The lightest HNSW graph (``HNSW_LADDER``) whose recall@k on the sample reaches
     ``LIGHT_RECALL`` (else the heaviest), and its projected time: a light graph builds 1.5-2x faster and keeps its
     recall in few dimensions, but not in many (measured at 200,000 cells: M=12 recall 0.9999 on 8
     flow channels, 0.977 on 18, 0.83 on the 32-dim mixture, where M=32 gives 0.983)."""
     from .approx import hnsw_knn
 
-    n = X.shape[0]
-    m = min(n, HNSW_PROBE)
-    sample = np.asarray(X[np.sort(rng.choice(n, size=m, replace=False))], dtype=np.float32)
+    m = len(sample)
     tried = []
     for M, efc in HNSW_LADDER:
         t = time.perf_counter()
@@ -115,8 +148,7 @@ def _probe_hnsw(X, k: int, rng, threads, seed: int):
         tried.append({"M": M, "ef_construction": efc, "seconds": round(seconds, 3), "recall": round(got, 4)})
         if got >= LIGHT_RECALL:
             break
-    projected = seconds / m * n * math.log(n) / math.log(m)
-    return projected, {"cells": int(m), "tried": tried, "params": {"M": M, "ef_construction": efc}}
+    return _project(seconds, m, n), {"cells": int(m), "tried": tried, "params": {"M": M, "ef_construction": efc}}
 
 
 def estimated_recall(X, knn, *, sample: int = 1_000, seed: int = 0, device: str = "cpu") -> float:

@@ -2,15 +2,18 @@
 
 Exact search (:mod:`cellwak.graph.exact`): blocked matrix products in torch, CPU or CUDA.
 k-d tree (:mod:`cellwak.graph.tree`): exact, fast where the data's intrinsic dimension is low
-(cytometry). HNSW (:mod:`cellwak.graph.approx`, with the repair of visibly failed lists,
-:mod:`cellwak.graph.repair`): approximate, for many cells in many dimensions.
+(cytometry). NN-descent (:mod:`cellwak.graph.descent`, pynndescent) and HNSW
+(:mod:`cellwak.graph.approx`), both with the repair of visibly failed lists
+(:mod:`cellwak.graph.repair`): approximate, for many cells in many dimensions.
 
 ``method="auto"`` (:mod:`cellwak.graph.choose`): exact up to ``EXACT_MAX_CPU`` cells on the CPU
 (measured crossover for k = 15: exact 6.5 s at 50,000 cells and 24 s at 100,000 vs HNSW about
-10 s) and always on CUDA; above, the k-d tree or HNSW, whichever is projected faster by timing
-both on the data. An approximate search's recall@k is estimated on a sample of cells against
-their exact neighbours and kept with the lists (``KNN.recall``), as is why it was chosen; HNSW
-searches every cell with the narrowest beam that reaches ``MIN_RECALL`` (0.95) on that sample.
+10 s) and always on CUDA; above, the k-d tree, NN-descent or HNSW, whichever is projected fastest
+by timing each on the data. An approximate search's recall@k is estimated on a sample of cells
+against their exact neighbours and kept with the lists (``KNN.recall``), as is why it was chosen;
+HNSW searches every cell with the narrowest beam, and NN-descent builds the shortest lists, that
+reach ``MIN_RECALL`` (0.95) on that sample. NN-descent runs in this process even with a Dask
+scheduler (its lists are not answered query by query, so there is nothing to shard).
 :func:`resolve_method` is the rule by size alone, for callers that search many derived
 representations (DEWAK) where probing each would cost more than it saves.
 """
@@ -21,6 +24,7 @@ from ..choices import KNN_METHODS
 from ..progress import NULL
 from .approx import hnsw_knn
 from .choose import EXACT_MAX_CPU, MIN_RECALL, choose
+from .descent import nndescent_knn
 from .exact import KNN, exact_knn, neighbour_distances, recall
 from .sharded import shards
 from .tree import kdtree_knn
@@ -62,6 +66,10 @@ def neighbors(X, k: int, *, method: str = "auto", device: str = "cpu", seed: int
         elif picked.method == "kdtree":
             knn = kdtree_knn(X, k, tree=picked.tree, threads=options.get("threads"), progress=progress,
                              queries=remote.tree_queries if remote is not None else None)
+        elif picked.method == "nndescent":
+            floor = {"min_recall": MIN_RECALL} if estimate_recall else {}
+            knn = nndescent_knn(X, k, seed=seed, threads=options.get("threads"), progress=progress,
+                                **{**picked.options, **floor})
         else:
             floor = {"min_recall": MIN_RECALL} if estimate_recall else {}
             knn = hnsw_knn(X, k, seed=seed, progress=progress, **{**picked.options, **floor, **options},
@@ -69,11 +77,11 @@ def neighbors(X, k: int, *, method: str = "auto", device: str = "cpu", seed: int
     evidence = dict(picked.evidence)
     if picked.method == "exact":
         knn.recall = 1.0
-    elif picked.method == "hnsw" and estimate_recall:
-        evidence.update(knn.choice or {})  # the recall floor's beams (recall measured on 1,000 cells there)
+    elif picked.method in ("hnsw", "nndescent") and estimate_recall:
+        evidence.update(knn.choice or {})  # the recall floor's beams or lists (recall measured on 1,000 cells there)
     knn.choice = evidence
     return knn
 
 
-__all__ = ["EXACT_MAX_CPU", "KNN", "METHODS", "exact_knn", "hnsw_knn", "kdtree_knn", "neighbors",
+__all__ = ["EXACT_MAX_CPU", "KNN", "METHODS", "exact_knn", "hnsw_knn", "kdtree_knn", "neighbors", "nndescent_knn",
            "neighbour_distances", "recall", "resolve_method"]

@@ -1,0 +1,83 @@
+"""NN-descent (pynndescent) as a kNN search: exactness of its bookkeeping, its recall floor, and
+its place among the searches ``auto`` probes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cellwak.graph.descent import LADDER, nndescent_knn
+from cellwak.graph.knn import exact_knn, neighbors, recall
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    rng = np.random.default_rng(3)
+    centers = rng.normal(0, 6, size=(5, 12))
+    return (centers[rng.integers(0, 5, size=3000)] + rng.normal(size=(3000, 12))).astype(np.float32)
+
+
+def test_nndescent_lists_exclude_self_are_sorted_and_find_the_neighbours(blobs):
+    knn = nndescent_knn(blobs, 10, seed=0, threads=1)
+    assert knn.method == "nndescent" and knn.indices.shape == (3000, 10)
+    assert not (knn.indices == np.arange(3000)[:, None]).any()
+    assert (np.diff(knn.distances, axis=1) >= -1e-5).all()
+    true = np.linalg.norm(blobs[knn.indices] - blobs[:, None, :], axis=2)  # distances belong to the indices
+    np.testing.assert_allclose(knn.distances, true, rtol=1e-4, atol=1e-4)
+    assert recall(knn, exact_knn(blobs, 10)) >= 0.95
+
+
+def test_nndescent_is_reproducible_for_a_seed_on_one_thread(blobs):
+    a = nndescent_knn(blobs, 10, seed=4, threads=1)
+    b = nndescent_knn(blobs, 10, seed=4, threads=1)
+    np.testing.assert_array_equal(a.indices, b.indices)
+
+
+def test_nndescent_under_the_recall_floor_tries_longer_lists_and_reports_each(blobs):
+    knn = nndescent_knn(blobs, 10, seed=0, threads=1, min_recall=1.01)  # unreachable: every length is tried
+    lists = knn.choice["lists"]
+    assert [t["n_neighbors"] for t in lists] == [f * 10 + 1 for f in LADDER]
+    assert all(0 < t["recall"] <= 1 for t in lists) and knn.choice["recall_floor"] == 1.01
+    assert knn.recall == pytest.approx(recall(knn, exact_knn(blobs, 10)), abs=0.03)
+
+
+def test_nndescent_stops_at_the_first_list_length_that_reaches_the_floor(blobs):
+    knn = nndescent_knn(blobs, 10, seed=0, threads=1, min_recall=0.5)
+    assert len(knn.choice["lists"]) == 1 and knn.choice["lists"][0]["recall"] >= 0.5
+
+
+def test_nndescent_refuses_an_impossible_k(blobs):
+    with pytest.raises(ValueError, match="k must be in"):
+        nndescent_knn(blobs[:5], 5)
+
+
+def test_auto_picks_nndescent_when_projected_fastest_and_holds_it_to_the_floor(monkeypatch, blobs):
+    import cellwak.graph.choose as choose_mod
+
+    monkeypatch.setattr(choose_mod, "EXACT_MAX_CPU", 1000)
+    monkeypatch.setattr(choose_mod, "TREE_SURE_SECONDS", 0.0)
+    monkeypatch.setattr(choose_mod, "HNSW_PROBE", 2000)
+    monkeypatch.setattr(choose_mod, "_probe_tree", lambda X, k, rng, threads: (None, 1e9, {"forced": True}))
+    real = choose_mod._probe_hnsw
+    monkeypatch.setattr(choose_mod, "_probe_hnsw", lambda *a: (1e9, real(*a)[1]))
+    knn = neighbors(blobs, 15)
+    assert knn.method == "nndescent"
+    probe = knn.choice["probe"]["nndescent"]
+    assert probe["cells"] == 2000 and probe["tried"][0]["n_neighbors"] == LADDER[0] * 15 + 1
+    assert knn.choice["projected_seconds"]["nndescent"] < knn.choice["projected_seconds"]["hnsw"]
+    assert knn.choice["recall_floor"] == 0.95 and knn.recall >= 0.95  # the full search measured, not assumed
+    assert knn.choice["lists"][0]["n_neighbors"] == probe["params"]["ladder"][0] * 15 + 1
+
+
+def test_the_cli_accepts_nndescent_and_records_it(cli, home, tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 5)) + rng.integers(0, 3, size=(600, 1)) * 6
+    csv = tmp_path / "cells.csv"
+    np.savetxt(csv, X, delimiter=",", header=",".join(f"f{i}" for i in range(5)), comments="")
+    assert cli("data", "add", csv, "--name", "cells").code == 0
+    out = cli("cluster", "-d", "cells", "--knn", "nndescent", "--json")
+    assert out.code == 0, out.err
+    params = out.json()["params"]
+    assert params["knn"] == "nndescent" and params["knn_recall"] >= 0.95
+    bad = cli("cluster", "-d", "cells", "--knn", "annoy")
+    assert bad.code == 2 and "nndescent" in bad.err  # the allowed values are listed
