@@ -47,6 +47,8 @@ LATTICE = (-5, 37)          # as resolution_evidence.py: the default grid 0.05..
 K_OTHER = (8, 30)
 K_WINDOW = 3                # lattice steps either side searched for the best-matching partition at another k
 REWIRE_PER_EDGE = 10
+MISSING_WHY = ("its DINO features, lost with the session's checkout, took 88 min to train again on the 2 shared cores, "
+               "which left no time for its sweeps")
 
 
 def planted_gamma(A, labels: np.ndarray) -> float:
@@ -226,12 +228,15 @@ def report(write: bool) -> str:
         return f"{int((df['ratio'] >= 0.9).sum())} / {len(df)} (min {df['ratio'].min():.2f})"
 
     names = sorted({n for n, _ in alt})
+    missing = sorted({n for n, _ in rr.load_evidence()} - set(names))
     lines = [
         "### Three more label-free criteria for the resolution, against the shipped rule",
         "",
         "`python benchmarks/resolution_alternatives.py collect`, then `report --write` (evidence of",
-        "`resolution_evidence.py` for the shipped rule's column). Same ten sets, seeds, graph and lattice as the",
-        "section above; ratio = ARI of the choice / best ARI on the default grid 0.05..3, per seed 0 / 1 / 2.",
+        f"`resolution_evidence.py` for the shipped rule's column). The {len(names)} sets below of the section above"
+        + (f" ({', '.join(missing)} not collected: {MISSING_WHY})" if missing else "")
+        + ", the same seeds, graph and lattice;",
+        "ratio = ARI of the choice / best ARI on the default grid 0.05..3, per seed 0 / 1 / 2.",
         "Planted partition: Newman's (2016) maximum-likelihood resolution, iterated from gamma = 1 to its fixed point.",
         "Configuration null: the largest excess of modularity over a degree-preserving rewiring of the graph.",
         f"Consensus across k: the lower of the best ARIs with the k = 8 and k = 30 graphs' partitions within {K_WINDOW}",

@@ -2,8 +2,9 @@
 
 Chosen by measurement on this project's 2-core machine (benchmarks/bench_knn.py): on 100,000
 cells x 32 dims of a Gaussian mixture, hnswlib (M=32, ef_construction=100, ef=64) reached
-recall@15 0.98 in about 10 s, pynndescent 0.83 in 46 s, faiss HNSW 0.93 in 10 s, and faiss
-IVF-Flat 0.95 only when scanning an eighth of the data per query, which grows quadratically.
+recall@15 0.98 in about 10 s, pynndescent 0.83 in 46 s (numba's compilation included; with lists of
+2k it is now a candidate of ``auto``, :mod:`cellwak.graph.descent`), faiss HNSW 0.93 in 10 s, and
+faiss IVF-Flat 0.95 only when scanning an eighth of the data per query, which grows quadratically.
 HNSW can nevertheless miss small tight groups of cells entirely; the lists that show it are
 repaired by exact search (:mod:`cellwak.graph.repair`).
 """

@@ -8,7 +8,8 @@ other jobs: 18 flow channels, lists of 32: 47 s at recall@15 0.998 against cellw
 215 s at 0.999; the 32-dim mixture: lists of 32 reached 0.970 in 45 s, of 48 0.994 in 69 s).
 
 Its recall at a given list length falls as the data grows (18 flow channels, n_neighbors 16:
-0.975 at 20,000 cells, 0.952 at 200,000, 0.918 at 1,000,000), so lists longer than k are built
+0.975 at 20,000 cells, 0.952 at 200,000, 0.918 at 1,000,000; the 32-dim mixture, lists of 31:
+0.995 at 20,000 cells, 0.926 at 1,000,000, where lists of 46 reach 0.981), so lists longer than k are built
 and cut to k: ``LADDER`` gives the lengths as multiples of k, and with a recall floor each is
 tried in turn until recall@k, measured on a sample of cells against their exact neighbours,
 reaches the floor. The first call in a process compiles pynndescent's numba code (tens of
