@@ -156,7 +156,7 @@ def test_auto_picks_hnsw_when_the_others_are_projected_slower_and_estimates_its_
     knn = neighbors(mixture, 15)
     assert knn.method == "hnsw"
     assert knn.choice["projected_seconds"]["hnsw"] < knn.choice["projected_seconds"]["kdtree"]
-    assert knn.choice["projected_seconds"]["hnsw"] < knn.choice["projected_seconds"]["nndescent"]
+    assert knn.choice["projected_seconds"]["hnsw"] < knn.choice["projected_seconds"].get("nndescent", float("inf"))
     assert knn.recall == pytest.approx(recall(knn, exact_knn(mixture, 15)), abs=0.03)
     assert knn.recall >= 0.95
     tried = knn.choice["probe"]["hnsw"]["tried"]  # the lightest graph reaching the probe's recall is used

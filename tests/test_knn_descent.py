@@ -69,6 +69,19 @@ def test_auto_picks_nndescent_when_projected_fastest_and_holds_it_to_the_floor(m
     assert knn.choice["lists"][0]["n_neighbors"] == probe["params"]["ladder"][0] * 15 + 1
 
 
+def test_nndescent_is_not_probed_where_hnsw_is_too_fast_to_repay_its_compilation(monkeypatch, blobs):
+    import cellwak.graph.choose as choose_mod
+
+    monkeypatch.setattr(choose_mod, "EXACT_MAX_CPU", 1000)
+    monkeypatch.setattr(choose_mod, "TREE_SURE_SECONDS", 0.0)
+    monkeypatch.setattr(choose_mod, "HNSW_PROBE", 2000)
+    monkeypatch.setattr(choose_mod, "_probe_tree", lambda X, k, rng, threads: (None, 1e9, {"forced": True}))
+    monkeypatch.setattr(choose_mod, "_probe_descent", lambda *a: pytest.fail("NN-descent probed"))
+    picked = choose_mod.choose(blobs, 15)  # 3,000 cells: HNSW projected far under DESCENT_WORTH_SECONDS
+    assert picked.method == "hnsw" and "nndescent" not in picked.evidence["projected_seconds"]
+    assert "not probed" in picked.evidence["nndescent"]
+
+
 def test_the_cli_accepts_nndescent_and_records_it(cli, home, tmp_path):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(600, 5)) + rng.integers(0, 3, size=(600, 1)) * 6

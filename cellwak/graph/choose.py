@@ -3,15 +3,18 @@
 The cost of a k-d tree depends on the data's intrinsic dimension, not on its column count (a
 mixture of tight populations in 18 columns can be easy, noise in 10 hard), and HNSW's cost
 depends on the dimension and the machine. So ``auto`` on more than ``EXACT_MAX_CPU`` cells on the
-CPU measures both on the data:
+CPU measures them on the data:
 
 - k-d tree: the tree is built on all cells (about a second per million cells at 8-32 dims; kept
   when the tree wins) and ``TREE_PROBE`` random cells are queried; projected time = build +
   per-query time x n.
-- NN-descent (:mod:`.descent`): pynndescent's numba code is compiled first on a few hundred
+- NN-descent (:mod:`.descent`), only where HNSW's projected time exceeds
+  ``DESCENT_WORTH_SECONDS`` (pynndescent's numba code is compiled in every process that runs it,
+  about 50 s here, which a faster search must repay): the code is compiled first on a few hundred
   points (not timed as search), then lists of ``descent.LADDER`` x k are built on the same
-  random sample of ``HNSW_PROBE`` cells, the shortest reaching recall@k ``LIGHT_RECALL`` on it
-  kept; projected time as for HNSW below.
+  random sample of ``HNSW_PROBE`` cells, the shortest reaching recall@k ``DESCENT_LIGHT_RECALL``
+  on it kept (the full search rebuilds with longer lists where it misses the floor); projected
+  time as for HNSW below.
 - HNSW: indexes of increasing size (``HNSW_LADDER``) are built on a random sample of
   ``HNSW_PROBE`` cells until a lighter one reaches recall@k ``LIGHT_RECALL`` on the sample
   (the heaviest is used otherwise); projected time = its per-cell time x n x log(n) / log(sample)
@@ -43,6 +46,8 @@ LIGHT_RECALL = 0.999     # a lighter graph than the last must reach this on the 
 DESCENT_LIGHT_RECALL = 0.99  # NN-descent's shorter lists are kept at this recall on the sample: its recall falls
                              # slowly with size (18 flow channels, lists of 31: 0.9987 at 20,000 cells, 0.998 at
                              # 200,000) and the full search rebuilds with longer lists where it misses the floor
+DESCENT_COMPILE_SECONDS = 50.0  # pynndescent's numba compilation, paid by every process that runs it (measured: 49 s)
+DESCENT_WORTH_SECONDS = 2 * DESCENT_COMPILE_SECONDS  # NN-descent is probed only where HNSW is projected above this
 PROBE_QUERIES = 500
 MIN_RECALL = 0.95        # the floor an HNSW search of all cells is held to (approx.hnsw_knn min_recall)
 
@@ -75,9 +80,16 @@ def choose(X, k: int, method: str = "auto", device: str = "cpu", *, seed: int = 
     m = min(n, HNSW_PROBE)
     sample = np.asarray(X[np.sort(rng.choice(n, size=m, replace=False))], dtype=np.float32)
     hnsw_s, hnsw_detail = _probe_hnsw(sample, n, k, threads, seed)
-    descent_s, descent_detail = _probe_descent(sample, n, k, threads, seed)
-    evidence["probe"].update(hnsw=hnsw_detail, nndescent=descent_detail)
-    evidence["projected_seconds"].update(hnsw=round(hnsw_s, 2), nndescent=round(descent_s, 2))
+    evidence["probe"]["hnsw"] = hnsw_detail
+    evidence["projected_seconds"]["hnsw"] = round(hnsw_s, 2)
+    descent_s, descent_detail = float("inf"), {}
+    if hnsw_s > DESCENT_WORTH_SECONDS:
+        descent_s, descent_detail = _probe_descent(sample, n, k, threads, seed)
+        evidence["probe"]["nndescent"] = descent_detail
+        evidence["projected_seconds"]["nndescent"] = round(descent_s, 2)
+    else:
+        evidence["nndescent"] = (f"not probed: HNSW is projected at {hnsw_s:.0f} s, under {DESCENT_WORTH_SECONDS:.0f} s, "
+                                 f"too little for NN-descent to repay its compilation (~{DESCENT_COMPILE_SECONDS:.0f} s)")
     best = min((tree_s, "kdtree"), (descent_s, "nndescent"), (hnsw_s, "hnsw"))[1]
     if best == "kdtree":
         return Choice("kdtree", tree, evidence)
