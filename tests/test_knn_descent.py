@@ -1,5 +1,6 @@
 """NN-descent (pynndescent) as a kNN search: exactness of its bookkeeping, its recall floor, and
-its place among the searches ``auto`` probes."""
+its place among the searches ``auto`` probes. Tests that run pynndescent are ``slow``: its numba
+code compiles in every process (about 50 s here)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ def blobs():
     return (centers[rng.integers(0, 5, size=3000)] + rng.normal(size=(3000, 12))).astype(np.float32)
 
 
+@pytest.mark.slow
 def test_nndescent_lists_exclude_self_are_sorted_and_find_the_neighbours(blobs):
     knn = nndescent_knn(blobs, 10, seed=0, threads=1)
     assert knn.method == "nndescent" and knn.indices.shape == (3000, 10)
@@ -27,12 +29,14 @@ def test_nndescent_lists_exclude_self_are_sorted_and_find_the_neighbours(blobs):
     assert recall(knn, exact_knn(blobs, 10)) >= 0.95
 
 
+@pytest.mark.slow
 def test_nndescent_is_reproducible_for_a_seed_on_one_thread(blobs):
     a = nndescent_knn(blobs, 10, seed=4, threads=1)
     b = nndescent_knn(blobs, 10, seed=4, threads=1)
     np.testing.assert_array_equal(a.indices, b.indices)
 
 
+@pytest.mark.slow
 def test_nndescent_under_the_recall_floor_tries_longer_lists_and_reports_each(blobs):
     knn = nndescent_knn(blobs, 10, seed=0, threads=1, min_recall=1.01)  # unreachable: every length is tried
     lists = knn.choice["lists"]
@@ -41,6 +45,7 @@ def test_nndescent_under_the_recall_floor_tries_longer_lists_and_reports_each(bl
     assert knn.recall == pytest.approx(recall(knn, exact_knn(blobs, 10)), abs=0.03)
 
 
+@pytest.mark.slow
 def test_nndescent_stops_at_the_first_list_length_that_reaches_the_floor(blobs):
     knn = nndescent_knn(blobs, 10, seed=0, threads=1, min_recall=0.5)
     assert len(knn.choice["lists"]) == 1 and knn.choice["lists"][0]["recall"] >= 0.5
@@ -51,6 +56,7 @@ def test_nndescent_refuses_an_impossible_k(blobs):
         nndescent_knn(blobs[:5], 5)
 
 
+@pytest.mark.slow
 def test_auto_picks_nndescent_when_projected_fastest_and_holds_it_to_the_floor(monkeypatch, blobs):
     import cellwak.graph.choose as choose_mod
 
@@ -82,6 +88,7 @@ def test_nndescent_is_not_probed_where_hnsw_is_too_fast_to_repay_its_compilation
     assert "not probed" in picked.evidence["nndescent"]
 
 
+@pytest.mark.slow
 def test_the_cli_accepts_nndescent_and_records_it(cli, home, tmp_path):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(600, 5)) + rng.integers(0, 3, size=(600, 1)) * 6
