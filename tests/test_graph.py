@@ -60,6 +60,7 @@ def test_the_recall_floor_stops_widening_once_a_doubled_beam_gains_almost_nothin
 
     found = iter([0.90, 0.93, 0.933, 0.99, 0.99, 0.99])  # the third beam gains 0.003: the graph limits recall
     monkeypatch.setattr(approx_mod, "recall", lambda approx, exact: next(found))
+    monkeypatch.setattr("cellwak.graph.repair.recall", lambda approx, exact: next(found))  # the final estimate
     knn = approx_mod.hnsw_knn(noise32, 15, M=8, ef_construction=32, ef=16, build_threads=1, repair=False,
                               min_recall=0.95)
     assert [b["ef"] for b in knn.choice["beams"]] == [16, 32, 64]

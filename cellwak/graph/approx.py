@@ -15,7 +15,7 @@ import numpy as np
 
 from ..progress import NULL
 from .exact import KNN, recall, sample_truth
-from .repair import repair as repair_lists
+from .repair import finish
 from .tree import drop_self
 
 HNSW_DEFAULTS = {"M": 32, "ef_construction": 100, "ef": 64}
@@ -76,16 +76,8 @@ def hnsw_knn(X, k: int, *, M: int = HNSW_DEFAULTS["M"], ef_construction: int = H
                 beams.append({"ef": beam, "recall": _sample_recall(index, X, rows, k, beam, truth)})
             task.advance()
     indices, distances = _search(index, X, k, beam, step, progress, queries)
-    result = KNN(indices, distances, method="hnsw")
-    if repair:
-        with progress.task("kNN repair", total=1) as task:
-            result, searched = repair_lists(X, result, seed=seed)
-            result.repaired = searched
-            task.advance()
-    if truth is not None:
-        result.recall = recall(KNN(result.indices[rows], result.distances[rows]), truth)
-        result.choice = {"recall_floor": min_recall, "beams": beams}
-    return result
+    return finish(X, KNN(indices, distances, method="hnsw"), repair_lists=repair, seed=seed, progress=progress,
+                  rows=rows if truth is not None else None, truth=truth, choice={"recall_floor": min_recall, "beams": beams})
 
 
 def _sample_recall(index, X, rows: np.ndarray, k: int, ef: int, truth: KNN) -> float:

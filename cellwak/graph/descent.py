@@ -25,7 +25,7 @@ import numpy as np
 
 from ..progress import NULL
 from .exact import KNN, recall, sample_truth
-from .repair import repair as repair_lists
+from .repair import finish
 from .tree import drop_self
 
 LADDER = (2, 3)   # list lengths tried, as multiples of k (the list is cut to k)
@@ -86,14 +86,5 @@ def nndescent_knn(X, k: int, *, seed: int = 0, threads: int | None = None, ladde
         tried[-1]["recall"] = round(recall(KNN(indices[rows], distances[rows]), truth), 4)
         if tried[-1]["recall"] >= min_recall or length >= n:
             break
-    result = KNN(indices, distances, method="nndescent")
-    if repair:
-        with progress.task("kNN repair", total=1) as task:
-            result, searched = repair_lists(X, result, seed=seed)
-            result.repaired = searched
-            task.advance()
-    if truth is not None:
-        result.recall = recall(KNN(result.indices[rows], result.distances[rows]), truth)
-        result.choice = {"recall_floor": min_recall, "lists": tried}
-    result.method = "nndescent"
-    return result
+    return finish(X, KNN(indices, distances, method="nndescent"), repair_lists=repair, seed=seed, progress=progress,
+                  rows=rows, truth=truth, choice={"recall_floor": min_recall, "lists": tried})

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .exact import KNN, exact_knn
+from .exact import KNN, exact_knn, recall
 
 PROBE = 3           # how many of each cell's nearest neighbours are checked for the trace of a miss
 REPAIR_PASSES = 2
@@ -67,6 +67,22 @@ def repair(X, knn: KNN, passes: int = REPAIR_PASSES, *, max_pairs: float = MAX_P
         _insert(idx, dist, cells, reach.indices, reach.distances, done)
     return KNN(idx, dist, method=knn.method), searched
 
+
+
+def finish(X, knn: KNN, *, repair_lists: bool, seed: int, progress, rows=None, truth: KNN | None = None,
+           choice: dict | None = None) -> KNN:
+    """The last steps of an approximate search: the repair of visibly failed lists (when asked), then,
+    where a sample's exact lists ``truth`` (cells ``rows``) were measured for a recall floor, the
+    recall on that sample after the repair and the floor's ``choice`` record."""
+    if repair_lists:
+        with progress.task("kNN repair", total=1) as task:
+            knn, searched = repair(X, knn, seed=seed)
+            knn.repaired = searched
+            task.advance()
+    if truth is not None:
+        knn.recall = recall(KNN(knn.indices[rows], knn.distances[rows]), truth)
+        knn.choice = choice
+    return knn
 
 def _insert(idx, dist, cells, exact_i, exact_d, done):
     """Put each repaired cell u into the list of every cell j it is closer to than j's k-th
