@@ -66,7 +66,8 @@ def hnsw_knn(X, k: int, *, M: int = HNSW_DEFAULTS["M"], ef_construction: int = H
             task.advance(stop - start)
     index.set_num_threads(threads)
     beam = max(ef if ef is not None else max(64, 2 * k), k + 1)
-    truth, beams = None, []
+    rows = truth = None
+    beams = []
     if min_recall is not None:  # the beam is chosen on the sample's queries alone, then every cell searched once
         with progress.task(f"kNN recall ({min(n, recall_sample):,} cells vs exact)", total=1) as task:
             rows, truth = sample_truth(X, k, recall_sample, seed)
@@ -77,7 +78,7 @@ def hnsw_knn(X, k: int, *, M: int = HNSW_DEFAULTS["M"], ef_construction: int = H
             task.advance()
     indices, distances = _search(index, X, k, beam, step, progress, queries)
     return finish(X, KNN(indices, distances, method="hnsw"), repair_lists=repair, seed=seed, progress=progress,
-                  rows=rows if truth is not None else None, truth=truth, choice={"recall_floor": min_recall, "beams": beams})
+                  rows=rows, truth=truth, choice={"recall_floor": min_recall, "beams": beams})
 
 
 def _sample_recall(index, X, rows: np.ndarray, k: int, ef: int, truth: KNN) -> float:

@@ -50,7 +50,7 @@ DESCENT_LIGHT_RECALL = 0.998  # NN-descent's shorter lists are kept at this reca
 DESCENT_COMPILE_SECONDS = 50.0  # pynndescent's numba compilation, paid by every process that runs it (measured: 49 s)
 DESCENT_WORTH_SECONDS = 2 * DESCENT_COMPILE_SECONDS  # NN-descent is probed only where HNSW is projected above this
 PROBE_QUERIES = 500
-MIN_RECALL = 0.95        # the floor an HNSW search of all cells is held to (approx.hnsw_knn min_recall)
+MIN_RECALL = 0.95        # the floor an HNSW or NN-descent search of all cells is held to (their min_recall)
 
 
 @dataclass

@@ -70,7 +70,7 @@ def nndescent_knn(X, k: int, *, seed: int = 0, threads: int | None = None, ladde
         raise ValueError(f"k must be in [1, n-1], got k={k} for n={n}")
     rows = truth = None
     tried = []
-    for step, factor in enumerate(ladder):
+    for factor in ladder:
         length = min(n, factor * k + 1)
         with progress.task(f"kNN (NN-descent, lists of {length}, {X.shape[1]} dims)", total=1) as task:
             t = time.perf_counter()
