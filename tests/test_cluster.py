@@ -147,9 +147,12 @@ def test_every_backend_same_graph_and_seed_same_labels(backend, objective, gamma
 
 def test_a_low_knn_recall_is_reported_as_a_warning_with_the_way_out(cli, populated, monkeypatch):
     import cellwak.graph.approx as approx_mod
+    import cellwak.graph.repair as repair_mod
     from cellwak.tl._leiden import recall_warnings
 
-    monkeypatch.setattr(approx_mod, "recall", lambda approx, exact: 0.8)  # every beam finds 0.80: widening stalls
+    # every beam finds 0.80 (the widening stalls), and so does the sample after the repair
+    monkeypatch.setattr(approx_mod, "recall", lambda approx, exact: 0.8)
+    monkeypatch.setattr(repair_mod, "recall", lambda approx, exact: 0.8)
     out = cli("--json", "cluster", "-d", "cells", "--gamma", "1.0", "--knn", "hnsw").json()
     assert out["params"]["knn_recall"] == 0.8
     assert any("found only 0.80" in w and "--knn exact" in w for w in out["warnings"]), out["warnings"]
