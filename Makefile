@@ -1,6 +1,8 @@
 # cellwak set-up. The two commands in README:
 #   make demo   set up .venv (torch first, pinned), R from apt when missing, run the demo clustering
-#   make test   the same set-up, then the test suite: the fast tests, the slow ones, the reliability suite
+#   make test   the same set-up, then the test suite: the fast tests (on every core, pytest-xdist), the slow ones,
+#               the reliability suite (those two in one process: the slow set took as long on 2 workers, 519 s,
+#               since its tests already use both cores; the reliability suite starts and kills its own processes)
 # Both are idempotent: a second run only re-checks.
 
 PYTHON ?= python3
@@ -17,7 +19,7 @@ demo: setup
 	$(BIN)/cellwak cluster --gamma 1.0
 
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 	$(BIN)/python -m pytest -m "slow and not gpu and not reliability"
 	$(BIN)/python -m pytest -m "reliability and not slow and not gpu"
 	@if [ -x .cache/julia/bin/julia ]; then .cache/julia/bin/julia --startup-file=no julia/test/runtests.jl; \
