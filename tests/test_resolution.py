@@ -180,3 +180,59 @@ def test_confidence_is_low_when_resampled_evidence_changes_the_choice():
     chosen = res.apply_rule(_table([np.mean(x) for x in shaky], k), res.AUTO_RULE).index
     assert k[chosen] == 6  # 0.86 >= 0.875 x 0.98 on the means ...
     assert res.agreement(shaky, k, res.AUTO_RULE, 6) < res.CONFIDENT  # ... but not on most resamples
+
+
+def _selection(s, k, chosen_row):
+    t = _table(s, k)
+    d = res.apply_rule(t, res.AUTO_RULE)
+    t["passed"] = d.passed
+    return res.Selection(table=t, chosen=float(t["gamma"].iloc[chosen_row]), runner_up=None, labels={},
+                         threshold=d.threshold, reference=d.reference, confidence="high", reason="r", warnings=[],
+                         extended=[], rule="plateau-end")
+
+
+def test_evidence_names_the_most_stable_coarser_partition_and_the_passing_range():
+    """A wide stable range (digits: 4-21 clusters pass, 21 chosen) is reported with the coarser
+    partition the user may want instead: the most stable passing one with fewer clusters."""
+    s = [0.70, 0.90, 0.95, 0.93, 0.91, 0.90, 0.70]  # threshold 0.875 x 0.93
+    k = [1, 4, 9, 11, 15, 21, 26]
+    sel = _selection(s, k, 5)
+    assert res.apply_rule(sel.table, res.AUTO_RULE).index == 5
+    ev = sel.evidence()
+    assert ev["coarser"]["n_clusters"] == 9 and ev["coarser"]["stability"] == 0.95
+    # the 4-cluster row passes its own test but not on its mean with the 1-cluster neighbour: 9-21 pass
+    assert list(sel.table["passed"]) == [False, False, True, True, True, True, False]
+    assert ev["stable_range"] == {"gamma": [float(sel.table["gamma"].iloc[2]), float(sel.table["gamma"].iloc[5])],
+                                  "n_clusters": [9, 21], "passing": 4}
+    assert "9-21 clusters" in ev["also"] and "(9 clusters), stability 0.950" in ev["also"]
+    json.dumps(ev)  # plain values for --json and provenance
+
+
+def test_no_coarser_partition_when_the_choice_is_the_coarsest_that_passes():
+    s = [0.70, 0.99, 0.98, 0.50, 0.40]  # threshold 0.875 x 0.98: both 3-cluster rows pass
+    k = [1, 3, 3, 8, 12]
+    sel = _selection(s, k, 2)
+    assert res.apply_rule(sel.table, res.AUTO_RULE).index == 2
+    ev = sel.evidence()
+    assert ev["coarser"] is None and ev["also"] is None
+    assert ev["stable_range"]["n_clusters"] == [3, 3] and ev["stable_range"]["passing"] == 2
+
+
+def test_cli_prints_the_coarser_alternative_when_there_is_one(cli, home):
+    """Two levels of structure (6 groups, each of 3 tight sub-groups): the finer level is chosen and
+    the coarser one is named in the CLI's text and in --json."""
+    rng = np.random.default_rng(3)
+    centres = rng.normal(0, 40, size=(6, 8))
+    sub = centres[:, None, :] + rng.normal(0, 6, size=(6, 3, 8))
+    g, s_ = rng.integers(0, 6, 600), rng.integers(0, 3, 600)
+    X = sub[g, s_] + rng.normal(size=(600, 8))
+    path = home.parent / "levels.csv"
+    pd.DataFrame(X, columns=[f"f{i}" for i in range(8)]).to_csv(path, index=False)
+    assert cli("data", "add", str(path), "--name", "levels").code == 0
+    out = cli("--json", "cluster", "-d", "levels", "--gamma", "auto", "--jobs", "1").json()
+    ev = out["evidence"]
+    if ev["coarser"] is None:
+        pytest.fail(f"no coarser partition passed: {[(r['n_clusters'], r['stability'], r['passed']) for r in ev['resolutions']]}")
+    assert ev["coarser"]["n_clusters"] < out["n_clusters"]
+    text = cli("cluster", "-d", "levels", "--gamma", "auto", "--jobs", "1").out
+    assert "also reproducible:" in text and f"({ev['coarser']['n_clusters']} clusters)" in " ".join(text.split())

@@ -105,5 +105,7 @@ def render_evidence(console, out: dict) -> None:
         r = ev.get("runner_up")
         if r:
             console.print(f"runner-up: gamma {r['gamma']:g} ({r['n_clusters']} clusters), stability {r['stability']:.3f}")
+        if ev.get("also"):
+            console.print(f"also reproducible: {escape(ev['also'])}")
     for w in out.get("warnings") or []:
         console.print(f"[yellow]warning:[/] {escape(w)}")

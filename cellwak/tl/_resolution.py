@@ -198,6 +198,37 @@ class Selection:
     agreement: float = float("nan")  # share of bootstrap resamples choosing the same number of clusters
     scores: dict = None        # gamma -> the subsample ARIs
 
+    def _passing(self) -> pd.DataFrame:
+        t = self.table
+        return t[t["passed"].astype(bool) & (t["n_clusters"] >= 2)]
+
+    def coarser(self) -> float | None:
+        """The most stable passing resolution with fewer clusters than the chosen one: the coarser
+        partition the user may want instead (on digits: 9 clusters at 0.945 where 21 are chosen)."""
+        chosen_k = int(self.table.loc[self.table["gamma"] == self.chosen, "n_clusters"].iloc[0])
+        p = self._passing()
+        p = p[p["n_clusters"] < chosen_k]
+        return None if p.empty else float(p.loc[p["stability"].idxmax(), "gamma"])
+
+    def stable_range(self) -> dict | None:
+        """The coarsest and finest passing resolutions (gamma, clusters)."""
+        p = self._passing()
+        if p.empty:
+            return None
+        lo, hi = p.iloc[0], p.iloc[-1]
+        return {"gamma": [float(lo["gamma"]), float(hi["gamma"])],
+                "n_clusters": [int(lo["n_clusters"]), int(hi["n_clusters"])], "passing": int(len(p))}
+
+    def also(self) -> str | None:
+        """The passing range and the most stable coarser partition in words (None without a coarser one)."""
+        g, rng = self.coarser(), self.stable_range()
+        if g is None or rng is None:
+            return None
+        r = self.table.loc[self.table["gamma"] == g].iloc[0]
+        return (f"{rng['n_clusters'][0]}-{rng['n_clusters'][1]} clusters (gamma {rng['gamma'][0]:g}-{rng['gamma'][1]:g}, "
+                f"{rng['passing']} resolutions pass the test); the most stable coarser one: gamma {g:g} "
+                f"({int(r['n_clusters'])} clusters), stability {r['stability']:.3f}")
+
     def evidence(self) -> dict:
         """The chosen resolution's evidence as plain values (for provenance, --json and the faces)."""
         def row(g):
@@ -208,6 +239,7 @@ class Selection:
                     "stability_sd": _num(r["stability_sd"]), "stability_n": int(r["stability_n"])}
 
         return {"rule": self.rule, "chosen": row(self.chosen), "runner_up": row(self.runner_up),
+                "coarser": row(self.coarser()), "stable_range": self.stable_range(), "also": self.also(),
                 "threshold": round(self.threshold, 4), "reference": round(self.reference, 4),
                 "confidence": self.confidence, "bootstrap_agreement": _num(self.agreement), "reason": self.reason,
                 "warnings": list(self.warnings), "extended": list(self.extended),

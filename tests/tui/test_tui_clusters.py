@@ -57,6 +57,8 @@ async def test_auto_chooses_a_gamma_and_draws_the_sweep(home, table_csv):
         assert f"chosen gamma {chosen['gamma']:.3g}" in text_of(app, "#sweep-info")
         evidence = record["params"]["evidence"]  # why it won, as the CLI prints it
         assert f"why: {evidence['reason'][:40]}" in " ".join(text_of(app, "#sweep-info").split())
+        # the coarser reproducible partition, exactly when the evidence names one
+        assert ("also reproducible: " in text_of(app, "#sweep-info")) == (evidence.get("also") is not None)
         assert f"confidence {evidence['confidence']}" in status
         assert len(rows(app, "#cluster-table")) == chosen["n_clusters"]
         await pilot.press("s")

@@ -319,6 +319,8 @@ class ClustersScreen(ApiScreen):
         evidence = profile.get("evidence") or {}
         if rows and evidence.get("reason"):
             info += f"\nwhy: {evidence['reason']}"
+        if rows and evidence.get("also"):
+            info += f"\nalso reproducible: {evidence['also']}"
         for warning in evidence.get("warnings") or []:
             info += f"\n[yellow]warning:[/] {warning}"
         self.query_one("#sweep-info", Static).update(info)
