@@ -3,7 +3,9 @@
 # another column, and, when the dataset has labels, ARI against them (reported, never used to
 # choose). The chosen gamma is marked in every panel.
 # Table: gamma, n_clusters, and any of stability_subsample, stability_seeds, silhouette,
-# n2s_depwak, n2s_partition, modularity, ari, nmi; `chosen` (TRUE on the chosen row).
+# n2s_depwak, n2s_partition, modularity, ari, nmi; `chosen` (TRUE on the chosen row); `passed`
+# (1/0: the rule's test per resolution; failing resolutions' subsample stability drawn as open
+# points). Option `threshold`: the rule's stability threshold, a dotted line on the stability panel.
 #   Rscript r/plot_sweep.R --in sweep.csv --out sweep.png [--rule reproducible --rule-column stability_subsample]
 
 if (!exists("cellwak_save", mode = "function")) {
@@ -60,6 +62,22 @@ plot_sweep <- function(table, opts = list()) {
   if (min(table$gamma) > 0 && max(table$gamma) / min(table$gamma) >= 10) {
     p <- p + scale_x_log10(breaks = c(0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50),
                            labels = function(x) as.character(x))
+  }
+  stab <- long[long$series == "across subsamples", ]
+  if ("passed" %in% names(table) && nrow(stab)) {
+    passed <- suppressWarnings(as.numeric(table$passed))
+    failing <- stab[stab$gamma %in% table$gamma[is.finite(passed) & passed == 0], ]
+    if (nrow(failing)) {
+      p <- p + geom_point(data = failing, shape = 21, size = 1.9, fill = "white", stroke = 0.7, show.legend = FALSE)
+    }
+  }
+  threshold <- suppressWarnings(as.numeric(opt(opts, "threshold", NA)))
+  if (length(threshold) == 1 && is.finite(threshold) && nrow(stab)) {
+    line <- data.frame(panel = factor(stab$panel[1], levels = levels(long$panel)), y = threshold)
+    p <- p + geom_hline(data = line, aes(yintercept = y), linetype = "dotted", colour = "grey30", linewidth = 0.5) +
+      labs(caption = sprintf("stability: open points fail the rule's test; dotted line: its threshold %.3f", threshold))
+  } else if ("passed" %in% names(table) && nrow(stab)) {
+    p <- p + labs(caption = "stability: open points fail the rule's test")
   }
   if (length(chosen)) {
     p <- p + geom_vline(xintercept = chosen[1], linetype = "dashed", colour = "grey25", linewidth = 0.5) +

@@ -246,3 +246,75 @@ def test_figures_show_inline_only_in_a_notebook(tmp_path, monkeypatch):
     assert shown == []
     _show(tmp_path / "f.svg", True)
     assert len(shown) == 1 and type(shown[0]).__name__ == "SVG"
+
+
+def _spy_render(monkeypatch):
+    """Record what the sweep figure hands to R (and write a placeholder file instead of drawing)."""
+    import cellwak.backends.r as r_backend
+    import cellwak.pl._figures as figures
+
+    seen = {}
+
+    def render(kind, args, opts, out, mode="auto"):
+        seen.update(kind=kind, table=args[0], opts=opts)
+        out.write_bytes(b"figure")
+        return {"mode": "spy", "seconds": 0.0}
+
+    monkeypatch.setattr(r_backend, "render", render)
+    monkeypatch.setattr(figures, "_show", lambda path, show: None)
+    return seen
+
+
+def test_the_sweep_figure_gets_the_rules_test_and_threshold(cli, populated, home, tmp_path, monkeypatch):
+    """`--gamma auto`: each resolution's pass/fail of the stability rule and its threshold reach R
+    (failing resolutions drawn open, the threshold dotted); another --rule: neither does."""
+    from cellwak import api
+
+    out = cli("--json", "cluster", "-d", "cells", "--gamma", "auto", "--jobs", "1").json()
+    monkeypatch.setattr("cellwak.backends.r.figure_available", lambda: None)
+    seen = _spy_render(monkeypatch)
+    api.plot(home, "cells", "sweep", api.PlotConfig(out=str(tmp_path / "s.png")))
+    table, opts = seen["table"], seen["opts"]
+    expected = {r["gamma"]: r["passed"] for r in out["evidence"]["resolutions"]}
+    assert dict(zip(table["gamma"], table["passed"].astype(bool))) == expected
+    assert opts["threshold"] == pytest.approx(out["evidence"]["threshold"]) and opts["rule"] == "plateau-end"
+
+    swept = cli("--json", "sweep", "-d", "cells", "--jobs", "1").json()  # its own record holds the threshold
+    api.plot(home, "cells", "sweep", api.PlotConfig(out=str(tmp_path / "s.png")))
+    assert seen["opts"]["threshold"] == pytest.approx(swept["evidence"]["threshold"])
+
+    assert cli("sweep", "-d", "cells", "--jobs", "1", "--rule", "silhouette").code == 0
+    api.plot(home, "cells", "sweep", api.PlotConfig(out=str(tmp_path / "s.png")))
+    assert "passed" not in seen["table"] and "threshold" not in seen["opts"] and seen["opts"]["rule"] == "silhouette"
+
+
+def test_a_sweep_recorded_before_the_threshold_was_takes_it_from_the_auto_clustering():
+    from cellwak.api.plots import _sweep_threshold
+
+    def row(i, method, params):
+        return {"id": i, "method": method, "params": params}
+
+    block = [row(1, "leiden-sweep", {"gamma": 0.1}), row(2, "leiden-sweep", {"gamma": 1.0})]
+    auto = row(3, "leiden", {"evidence": {"threshold": 0.81}})
+    assert _sweep_threshold(block + [auto], block) == 0.81
+    assert _sweep_threshold(block, block) is None                       # a plain `sweep` of that time
+    fresh = [row(1, "leiden-sweep", {"rule_threshold": 0.7}), row(2, "leiden-sweep", {"rule_threshold": 0.7})]
+    assert _sweep_threshold(fresh + [auto], fresh) == 0.7                # the sweep's own record first
+
+
+def test_pl_sweep_in_a_notebook_takes_the_threshold_from_the_sweeps_record(monkeypatch, tmp_path):
+    import json
+
+    import anndata as ad
+
+    import cellwak as cw
+
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(c, 1, (60, 5)) for c in (0, 8, 16)]).astype(np.float32)
+    a = ad.AnnData(X)
+    cw.pp.neighbors(a)
+    cw.tl.sweep(a, [0.1, 0.5, 1.0, 2.0], subsamples=2, n_jobs=1)
+    seen = _spy_render(monkeypatch)
+    cw.pl.sweep(a, out=tmp_path / "s.png", show=False)
+    threshold = json.loads(a.uns["cellwak_leiden_sweep"]["evidence_json"])["threshold"]
+    assert seen["opts"]["threshold"] == pytest.approx(threshold) and "passed" in seen["table"]

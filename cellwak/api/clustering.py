@@ -71,9 +71,17 @@ def _sweep_rows(result) -> list[tuple]:
         evidence = {c: (None if v != v else float(v)) for c, v in table.loc[g].items()}  # NaN -> None (bool -> 0/1)
         metrics = {m: evidence.pop(m) for m in ("ari", "nmi") if m in evidence}
         params = {**{k: v for k, v in result.params.items() if k != "gammas"}, "gamma": g, "evidence": evidence,
-                  "chosen": g == result.chosen}
+                  "chosen": g == result.chosen, "rule_threshold": _stability_threshold(result)}
         rows.append(_row(gamma_key(g, key_added), labels, params, metrics, {}, None, "leiden-sweep"))
     return rows
+
+
+def _stability_threshold(result) -> float | None:
+    """The stability threshold of the label-free rule when that rule chose (not another --rule)."""
+    from ..tl._resolution import AUTO_RULE
+
+    evidence = result.evidence or {}
+    return evidence.get("threshold") if evidence.get("rule") == AUTO_RULE.name else None
 
 
 def _sweep_table(result) -> list[dict]:

@@ -99,8 +99,8 @@ def plot(ws, dataset: str, kind: str, config: PlotConfig | None = None, progress
             run_id, title, metrics = _run_metrics(ws, dataset, config.run)
             pl.loss(metrics, title=config.title or title, **common)
         elif kind == "sweep":
-            clustering_id, title, table, chosen, rule = _recorded_sweep(ws, dataset, config.clustering)
-            pl.sweep(table, chosen=chosen, rule=rule, title=config.title or title, **common)
+            clustering_id, title, table, chosen, rule, threshold = _recorded_sweep(ws, dataset, config.clustering)
+            pl.sweep(table, chosen=chosen, rule=rule, threshold=threshold, title=config.title or title, **common)
         else:
             record = recorded_clustering(ws, dataset, config.clustering)
             clustering_id = int(record["id"])
@@ -186,8 +186,9 @@ def _sweep_blocks(rows: list[dict]) -> list[list[dict]]:
 
 
 def _recorded_sweep(ws, dataset: str, clustering_id: int | None):
-    """(id of the chosen clustering or the first sweep row, title, table, chosen gamma, rule) of
-    the dataset's latest sweep, or of the one that holds or chose ``clustering_id``."""
+    """(id of the chosen clustering or the first sweep row, title, table, chosen gamma, rule, the
+    rule's stability threshold or None) of the dataset's latest sweep, or of the one that holds or
+    chose ``clustering_id``."""
     import pandas as pd
 
     rows = ws.clusterings(dataset)
@@ -222,7 +223,23 @@ def _recorded_sweep(ws, dataset: str, clustering_id: int | None):
     rule = (block[0].get("params") or {}).get("rule")
     first = int(chosen_rows[0]["id"] if chosen_rows else block[0]["id"])
     title = f"{dataset}: sweep of {len(block)} resolutions (clusterings #{block[0]['id']}-#{block[-1]['id']})"
-    return first, title, table, chosen, rule
+    return first, title, table, chosen, rule, _sweep_threshold(rows, block)
+
+
+def _sweep_threshold(rows: list, block: list) -> float | None:
+    """The rule's stability threshold: in the swept rows (``rule_threshold``) or, for sweeps recorded
+    before it was, in the clustering `--gamma auto` made right after the block."""
+    for r in block:
+        value = (r.get("params") or {}).get("rule_threshold")
+        if value is not None:
+            return float(value)
+    ids = [r["id"] for r in rows]
+    after = ids.index(block[-1]["id"]) + 1
+    if after < len(rows) and rows[after].get("method") == "leiden":
+        ev = (rows[after].get("params") or {}).get("evidence") or {}
+        if ev.get("threshold") is not None:
+            return float(ev["threshold"])
+    return None
 
 
 def _run_metrics(ws, dataset: str, run_id: int | None):

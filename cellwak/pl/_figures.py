@@ -5,6 +5,7 @@ in Jupyter). ``width``/``height`` are inches (default: sized to the content), ``
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from . import _tables as T
 SWEEP_RULE_COLUMNS = {"reproducible": "stability_subsample", "most-stable": "stability_subsample",
                       "silhouette": "silhouette", "n2s": "n2s_depwak", "plateau": "n_clusters",
                       "plateau-end": "stability_subsample"}  # plateau-end: stability against its threshold
+STABILITY_RULE = "plateau-end"  # the rule whose test the sweep's `passed` column and threshold are (tl._resolution)
 _LAST = threading.local()   # how this thread's latest figure was drawn (mode, seconds): see last_render()
 
 
@@ -126,9 +128,12 @@ def string(adata, key: str = "cellwak_interactions", *, out, title: str | None =
 
 
 def sweep(data, *, out, chosen: float | None = None, rule: str | None = None, key: str = "cellwak_leiden_sweep",
-          title: str | None = None, width=None, height=None, dpi=150, show=None, mode="auto") -> Path:
+          threshold: float | None = None, title: str | None = None, width=None, height=None, dpi=150, show=None,
+          mode="auto") -> Path:
     """The gamma sweep: clusters, stability, the rule's criterion and (with labels) ARI per gamma,
-    the chosen gamma marked. ``data``: the sweep table (DataFrame) or an AnnData with ``uns[key]``."""
+    the chosen gamma marked. ``data``: the sweep table (DataFrame) or an AnnData with ``uns[key]``.
+    A ``passed`` column (the rule's test per resolution) draws the failing resolutions' stability as
+    open points; ``threshold`` (the rule's stability threshold) is drawn as a dotted line."""
     if isinstance(data, pd.DataFrame):
         table = data.copy()
     else:
@@ -138,15 +143,21 @@ def sweep(data, *, out, chosen: float | None = None, rule: str | None = None, ke
         table = pd.DataFrame({c: np.asarray(v) for c, v in stored["table"].items()})
         chosen = chosen if chosen is not None else stored.get("chosen_gamma")
         rule = rule or stored.get("rule")
+        if threshold is None and stored.get("evidence_json"):
+            threshold = json.loads(str(stored["evidence_json"])).get("threshold")
     if "gamma" not in table or "n_clusters" not in table or not len(table):
         raise InputError("the sweep table needs gamma and n_clusters rows", "run `cellwak sweep` first")
     table = table.sort_values("gamma").reset_index(drop=True)
+    if rule is not None and rule != STABILITY_RULE and "passed" in table:
+        table = table.drop(columns="passed")  # the stability rule's test, not the rule that chose
+        threshold = None
     chosen = None if chosen is None or pd.isna(chosen) else float(chosen)
     table["chosen"] = np.isclose(table["gamma"], chosen) if chosen is not None else False
     numeric = [c for c in table.columns if c == "chosen" or pd.api.types.is_numeric_dtype(table[c])]
     return _draw("sweep", [table[numeric].astype({c: float for c in numeric if c != "chosen"})], out, title=title,
                  width=width, height=height, dpi=dpi, show=show, mode=mode, rule=rule,
-                 rule_column=SWEEP_RULE_COLUMNS.get(rule or ""))
+                 rule_column=SWEEP_RULE_COLUMNS.get(rule or ""),
+                 **({"threshold": float(threshold)} if threshold is not None and np.isfinite(threshold) else {}))
 
 
 def loss(metrics: pd.DataFrame, *, out, title: str | None = None, width=None, height=None, dpi=150, show=None,
