@@ -88,6 +88,10 @@ def test_sweep_profile_finds_the_sweep_behind_an_auto_clustering(table_csv, tmp_
         assert [r["clustering_id"] for r in profile["rows"]] == sorted(out.sweep_clustering_ids)
         assert profile["chosen_gamma"] == pytest.approx(out.gamma)
         assert [r["gamma"] for r in profile["rows"]] == sorted(r["gamma"] for r in profile["rows"])
+        # the stability rule's test per resolution and its threshold, as the evidence recorded them
+        tested = {r["gamma"]: r["passed"] for r in out.evidence["resolutions"]}
+        assert {r["gamma"]: r["passed"] for r in profile["rows"]} == tested
+        assert profile["threshold"] == pytest.approx(out.evidence["threshold"])
     latest = api.sweep_profile(home, "cells")
     assert [r["clustering_id"] for r in latest["rows"]] == sorted(second.sweep_clustering_ids)
     fixed = [c for c in api.list_clusterings(home, "cells").clusterings if c["gamma"] == 0.5][0]

@@ -203,22 +203,28 @@ def _sweep_rows(rows: list[dict], anchor: dict | None) -> list[dict]:
 
 def sweep_profile(ws, dataset: str, clustering_id: int | None = None) -> dict:
     """The resolution sweep recorded with a clustering (default: the dataset's latest sweep):
-    per resolution its cluster count, stability and (with labels) ARI, and the chosen one.
-    ``{"dataset", "rows": [...], "chosen_gamma", "evidence"}`` (evidence: the label-free choice's
+    per resolution its cluster count, stability, whether it passed the stability rule's test and
+    (with labels) ARI, and the chosen one. ``{"dataset", "rows": [...], "chosen_gamma", "threshold"
+    (the stability rule's, or None), "evidence"}`` (evidence: the label-free choice's
     record, when the clustering asked for is an ``auto`` one); no rows when no sweep chose it."""
     ws = open_workspace(ws)
     ws.dataset(dataset)
     anchor = recorded_clustering(ws, dataset, clustering_id) if clustering_id is not None else None
-    out = []
+    out, thresholds = [], []
     for c in _sweep_rows(ws.clusterings(dataset), anchor):
         evidence = c["params"].get("evidence") or {}
+        passed = evidence.get("passed")
         out.append({"gamma": float(c["params"]["gamma"]), "clustering_id": int(c["id"]),
                     "n_clusters": int(c["n_clusters"]), "stability": _stability(evidence),
+                    "passed": None if passed is None else bool(passed),
                     "ari": (c.get("metrics") or {}).get("ari"), "chosen": bool(c["params"].get("chosen"))})
+        thresholds.append(c["params"].get("rule_threshold"))
     chosen = [r["gamma"] for r in out if r["chosen"]]
     evidence = ((anchor or {}).get("params") or {}).get("evidence") if out else None
+    evidence = evidence if isinstance(evidence, dict) else None
+    threshold = next((t for t in thresholds if t is not None), (evidence or {}).get("threshold"))
     return {"dataset": dataset, "rows": out, "chosen_gamma": chosen[0] if chosen else None,
-            "evidence": evidence if isinstance(evidence, dict) else None}
+            "threshold": None if threshold is None else float(threshold), "evidence": evidence}
 
 
 @dataclass

@@ -31,7 +31,8 @@ class LossPlot(PlotextPlot):
 
 
 class SweepPlot(PlotextPlot):
-    """Clusters and stability against the resolution, the chosen gamma marked."""
+    """Clusters and stability against the resolution, the chosen gamma marked; the resolutions that
+    fail the stability rule's test as yellow crosses, its threshold as a yellow line."""
 
     def show(self, profile: dict) -> None:
         plt = self.plt
@@ -50,6 +51,14 @@ class SweepPlot(PlotextPlot):
         if stab:
             plt.plot([g for g, _ in stab], [v for _, v in stab], marker="braille", label="stability",
                      color="green", yside="right")
+            failing = [(g, r["stability"]) for g, r in zip(gammas, rows)
+                       if r["stability"] is not None and r.get("passed") is False]
+            if failing:
+                plt.scatter([g for g, _ in failing], [v for _, v in failing], marker="x", color="yellow",
+                            label="fails the rule", yside="right")
+        if profile.get("threshold") is not None and stab:  # a series, not plt.hline: its yside="right" draws elsewhere
+            plt.plot([gammas[0], gammas[-1]], [profile["threshold"]] * 2, marker="braille", color="yellow",
+                     label="rule's threshold", yside="right")
         if ari:
             plt.plot([g for g, _ in ari], [v for _, v in ari], marker="braille", label="ARI (labels)",
                      color="magenta", yside="right")
