@@ -23,6 +23,7 @@ import pandas as pd
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 
+SHIPPED_SUBSAMPLES = 5  # cellwak.tl._resolution.SUBSAMPLES
 LO, HI = 5, 34  # indices of the default grid 0.05..3 inside the evidence lattice (-5..37)
 
 
@@ -127,11 +128,17 @@ def report(lodo, results, ranked) -> str:
         ratios = " / ".join(("**%.3f**" if v < 0.9 else "%.3f") % v for k, v in row.items() if k.startswith("ratio_seed"))
         lines.append(f"| {row['held_out']} | {row['chosen_on_others']} | {ratios} |")
     best = ranked[0]
+    shipped = (f"f={AUTO_RULE.fraction:g} ref={AUTO_RULE.reference} support={AUTO_RULE.support} stat=mean "
+               f"sub={SHIPPED_SUBSAMPLES}")
+    total = len(results[best][2])
+    verdict = ("is the best over all ten" if best == shipped else
+               f"scores {summary(results[shipped][2])[0]} / {total} in sample; the best over all ten is now `{best}`")
     lines += [
         "",
         f"Held out: {sum(v >= 0.9 for v in held)} / {len(held)} dataset x seed pairs at >= 0.9x the oracle. The rule shipped",
-        f"(`{AUTO_RULE.name}`: {best}) is the best over all ten: {summary(results[best][2])[0]} / 30 in sample; the old",
-        f"`reproducible` rule (0.9 x second-best, any pass) on the same grid and Leiden policy: {summary(results[old][2])[0]} / 30.",
+        f"(`{AUTO_RULE.name}`: {shipped}) {verdict}: {summary(results[best][2])[0]} / {total} in sample; the old",
+        f"`reproducible` rule (0.9 x second-best, any pass) on the same grid and Leiden policy: "
+        f"{summary(results[old][2])[0]} / {total}.",
     ]
     return "\n".join(lines)
 
