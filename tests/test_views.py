@@ -129,3 +129,15 @@ def test_the_dashboards_lookups_do_not_bring_back_a_removed_builtin(tmp_path):
     with pytest.raises(NotFoundError):
         api.crops(home, "blood", add_builtin=False)
     assert snapshot(home) == before and api.list_datasets(home).datasets == []
+
+
+def test_sweep_profile_has_no_stability_test_when_another_rule_chose(table_csv, tmp_path):
+    home = tmp_path / "home"
+    api.add_dataset(home, table_csv, name="cells", options=api.ReadOptions(label="type", id="cell"))
+    api.sweep(home, "cells", api.SweepConfig(gammas="0.2,0.5,1", subsamples=2, rule="silhouette"))
+    profile = api.sweep_profile(home, "cells")
+    assert len(profile["rows"]) == 3 and profile["threshold"] is None
+    assert all(r["passed"] is None for r in profile["rows"])
+    api.sweep(home, "cells", api.SweepConfig(gammas="0.2,0.5,1", subsamples=2))
+    profile = api.sweep_profile(home, "cells")
+    assert all(isinstance(r["passed"], bool) for r in profile["rows"]) and profile["threshold"] > 0

@@ -203,17 +203,19 @@ def _sweep_rows(rows: list[dict], anchor: dict | None) -> list[dict]:
 
 def sweep_profile(ws, dataset: str, clustering_id: int | None = None) -> dict:
     """The resolution sweep recorded with a clustering (default: the dataset's latest sweep):
-    per resolution its cluster count, stability, whether it passed the stability rule's test and
-    (with labels) ARI, and the chosen one. ``{"dataset", "rows": [...], "chosen_gamma", "threshold"
+    per resolution its cluster count, stability, whether it passed the stability rule's test (None
+    when another --rule chose) and (with labels) ARI, and the chosen one. ``{"dataset", "rows": [...], "chosen_gamma", "threshold"
     (the stability rule's, or None), "evidence"}`` (evidence: the label-free choice's
     record, when the clustering asked for is an ``auto`` one); no rows when no sweep chose it."""
+    from ..tl._resolution import AUTO_RULE
+
     ws = open_workspace(ws)
     ws.dataset(dataset)
     anchor = recorded_clustering(ws, dataset, clustering_id) if clustering_id is not None else None
     out, thresholds = [], []
     for c in _sweep_rows(ws.clusterings(dataset), anchor):
         evidence = c["params"].get("evidence") or {}
-        passed = evidence.get("passed")
+        passed = evidence.get("passed") if c["params"].get("rule") in (None, AUTO_RULE.name) else None
         out.append({"gamma": float(c["params"]["gamma"]), "clustering_id": int(c["id"]),
                     "n_clusters": int(c["n_clusters"]), "stability": _stability(evidence),
                     "passed": None if passed is None else bool(passed),
