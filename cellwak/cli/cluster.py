@@ -42,7 +42,8 @@ def cluster(
     With --gamma auto, 30 resolutions from 0.05 to 3 are swept (extended when the choice lands on an
     edge) and the end of the stable range is kept: the same grid, rule and Leiden iterations as
     `cellwak sweep`, so both choose the same gamma. The evidence (stability and its spread, the
-    runner-up, why it won, a confidence flag) is printed and in --json. Labels are written to the dataset
+    runner-up, why it won, a confidence flag, the most stable coarser partition that also passes) is
+    printed and in --json. Labels are written to the dataset
     (obs column cellwak_leiden) and recorded in the catalog; with reference labels, ARI and NMI are
     reported.
     """
