@@ -57,3 +57,15 @@ class Result:
     def to_dict(self) -> dict:
         assert is_dataclass(self)
         return jsonable({k: v for k, v in asdict(self).items() if not k.startswith("_")})
+
+
+def sweep_threshold(block: list[dict], auto: dict | None = None) -> float | None:
+    """The stability rule's threshold of a recorded sweep: on its rows (``rule_threshold``, None when
+    another --rule chose) or, for sweeps recorded before it was kept there, in the evidence of the
+    ``--gamma auto`` clustering ``auto`` that the sweep chose for."""
+    for r in block:
+        value = (r.get("params") or {}).get("rule_threshold")
+        if value is not None:
+            return float(value)
+    value = (((auto or {}).get("params") or {}).get("evidence") or {}).get("threshold")
+    return None if value is None else float(value)

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..backends.r import FIGURES
 from ..errors import InputError, short_list
 from ..progress import NULL
-from ._common import Result, open_workspace, recorded_clustering
+from ._common import Result, open_workspace, recorded_clustering, sweep_threshold
 from .config import _Config
 
 KINDS = tuple(FIGURES)    # embedding heatmap enrichment string sweep loss composition montage
@@ -227,19 +227,11 @@ def _recorded_sweep(ws, dataset: str, clustering_id: int | None):
 
 
 def _sweep_threshold(rows: list, block: list) -> float | None:
-    """The rule's stability threshold: in the swept rows (``rule_threshold``) or, for sweeps recorded
-    before it was, in the clustering `--gamma auto` made right after the block."""
-    for r in block:
-        value = (r.get("params") or {}).get("rule_threshold")
-        if value is not None:
-            return float(value)
-    ids = [r["id"] for r in rows]
-    after = ids.index(block[-1]["id"]) + 1
-    if after < len(rows) and rows[after].get("method") == "leiden":
-        ev = (rows[after].get("params") or {}).get("evidence") or {}
-        if ev.get("threshold") is not None:
-            return float(ev["threshold"])
-    return None
+    """The stability rule's threshold of ``block`` (:func:`._common.sweep_threshold`), with the
+    clustering `--gamma auto` made right after it as the fallback for older records."""
+    after = [r["id"] for r in rows].index(block[-1]["id"]) + 1
+    auto = rows[after] if after < len(rows) and rows[after].get("method") == "leiden" else None
+    return sweep_threshold(block, auto)
 
 
 def _run_metrics(ws, dataset: str, run_id: int | None):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InputError
-from ._common import Result, open_workspace, recorded_clustering
+from ._common import Result, open_workspace, recorded_clustering, sweep_threshold
 
 LAYOUTS = ("X_cellwak_umap", "X_umap", "X_cellwak_pca2", "X_tsne", "X_pca")  # preferred 2-D views, in order
 MAX_CROPS = 256
@@ -204,29 +204,28 @@ def _sweep_rows(rows: list[dict], anchor: dict | None) -> list[dict]:
 def sweep_profile(ws, dataset: str, clustering_id: int | None = None) -> dict:
     """The resolution sweep recorded with a clustering (default: the dataset's latest sweep):
     per resolution its cluster count, stability, whether it passed the stability rule's test (None
-    when another --rule chose) and (with labels) ARI, and the chosen one. ``{"dataset", "rows": [...], "chosen_gamma", "threshold"
-    (the stability rule's, or None), "evidence"}`` (evidence: the label-free choice's
-    record, when the clustering asked for is an ``auto`` one); no rows when no sweep chose it."""
+    when another --rule chose) and (with labels) ARI, and the chosen one. ``{"dataset", "rows": [...],
+    "chosen_gamma", "threshold" (the stability rule's, or None), "evidence"}`` (evidence: the
+    label-free choice's record, when the clustering asked for is an ``auto`` one); no rows when no sweep chose it."""
     from ..tl._resolution import AUTO_RULE
 
     ws = open_workspace(ws)
     ws.dataset(dataset)
     anchor = recorded_clustering(ws, dataset, clustering_id) if clustering_id is not None else None
-    out, thresholds = [], []
-    for c in _sweep_rows(ws.clusterings(dataset), anchor):
+    out = []
+    swept = _sweep_rows(ws.clusterings(dataset), anchor)
+    for c in swept:
         evidence = c["params"].get("evidence") or {}
         passed = evidence.get("passed") if c["params"].get("rule") in (None, AUTO_RULE.name) else None
         out.append({"gamma": float(c["params"]["gamma"]), "clustering_id": int(c["id"]),
                     "n_clusters": int(c["n_clusters"]), "stability": _stability(evidence),
                     "passed": None if passed is None else bool(passed),
                     "ari": (c.get("metrics") or {}).get("ari"), "chosen": bool(c["params"].get("chosen"))})
-        thresholds.append(c["params"].get("rule_threshold"))
     chosen = [r["gamma"] for r in out if r["chosen"]]
     evidence = ((anchor or {}).get("params") or {}).get("evidence") if out else None
-    evidence = evidence if isinstance(evidence, dict) else None
-    threshold = next((t for t in thresholds if t is not None), (evidence or {}).get("threshold"))
     return {"dataset": dataset, "rows": out, "chosen_gamma": chosen[0] if chosen else None,
-            "threshold": None if threshold is None else float(threshold), "evidence": evidence}
+            "threshold": sweep_threshold(swept, anchor) if out else None,
+            "evidence": evidence if isinstance(evidence, dict) else None}
 
 
 @dataclass

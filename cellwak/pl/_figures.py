@@ -18,7 +18,6 @@ from . import _tables as T
 SWEEP_RULE_COLUMNS = {"reproducible": "stability_subsample", "most-stable": "stability_subsample",
                       "silhouette": "silhouette", "n2s": "n2s_depwak", "plateau": "n_clusters",
                       "plateau-end": "stability_subsample"}  # plateau-end: stability against its threshold
-STABILITY_RULE = "plateau-end"  # the rule whose test the sweep's `passed` column and threshold are (tl._resolution)
 _LAST = threading.local()   # how this thread's latest figure was drawn (mode, seconds): see last_render()
 
 
@@ -148,7 +147,9 @@ def sweep(data, *, out, chosen: float | None = None, rule: str | None = None, ke
     if "gamma" not in table or "n_clusters" not in table or not len(table):
         raise InputError("the sweep table needs gamma and n_clusters rows", "run `cellwak sweep` first")
     table = table.sort_values("gamma").reset_index(drop=True)
-    if rule is not None and rule != STABILITY_RULE and "passed" in table:
+    from ..tl._resolution import AUTO_RULE
+
+    if rule is not None and rule != AUTO_RULE.name and "passed" in table:
         table = table.drop(columns="passed")  # the stability rule's test, not the rule that chose
         threshold = None
     chosen = None if chosen is None or pd.isna(chosen) else float(chosen)

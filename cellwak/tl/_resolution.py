@@ -219,9 +219,9 @@ class Selection:
         return {"gamma": [float(lo["gamma"]), float(hi["gamma"])],
                 "n_clusters": [int(lo["n_clusters"]), int(hi["n_clusters"])], "passing": int(len(p))}
 
-    def also(self) -> str | None:
-        """The passing range and the most stable coarser partition in words (None without a coarser one)."""
-        g, rng = self.coarser(), self.stable_range()
+    def _also(self, g: float | None, rng: dict | None) -> str | None:
+        """The passing range ``rng`` and the most stable coarser partition ``g`` in words (None
+        without a coarser one)."""
         if g is None or rng is None:
             return None
         r = self.table.loc[self.table["gamma"] == g].iloc[0]
@@ -238,8 +238,9 @@ class Selection:
             return {"gamma": float(g), "n_clusters": int(r["n_clusters"]), "stability": _num(r["stability"]),
                     "stability_sd": _num(r["stability_sd"]), "stability_n": int(r["stability_n"])}
 
+        coarser, stable = self.coarser(), self.stable_range()
         return {"rule": self.rule, "chosen": row(self.chosen), "runner_up": row(self.runner_up),
-                "coarser": row(self.coarser()), "stable_range": self.stable_range(), "also": self.also(),
+                "coarser": row(coarser), "stable_range": stable, "also": self._also(coarser, stable),
                 "threshold": round(self.threshold, 4), "reference": round(self.reference, 4),
                 "confidence": self.confidence, "bootstrap_agreement": _num(self.agreement), "reason": self.reason,
                 "warnings": list(self.warnings), "extended": list(self.extended),
