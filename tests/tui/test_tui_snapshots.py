@@ -1,6 +1,7 @@
 """Snapshots of every screen of the dashboard at 80x24 and 160x48 (pytest-textual-snapshot:
 the SVGs under __snapshots__ are the reference; `pytest --snapshot-update` after a deliberate
-change, then look at them). The workspace lives at a fixed path: the screens show it."""
+change, then look at them). The workspace lives at a fixed path: the screens show it; so under
+pytest-xdist every test of this file runs on one worker (`--dist loadgroup`, as `make test` runs it)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ HOME = Path("/tmp/cellwak-tui-snapshots/home")
 SIZES = [(80, 24), (160, 48)]
 
 
-pytestmark = pytest.mark.slow  # about a minute: an auto clustering, a UMAP and 14 screens
+pytestmark = [pytest.mark.slow,  # about a minute: an auto clustering, a UMAP and 14 screens
+              pytest.mark.xdist_group("tui-snapshots-fixed-home")]  # two workers would share HOME
 
 
 @pytest.fixture(scope="module")
