@@ -95,6 +95,19 @@ def test_knn_queries_in_shards_on_two_workers_give_the_same_lists(dask_cluster, 
 
 
 @pytest.mark.slow  # a LocalCluster starts two Python processes
+def test_the_auto_choice_is_told_the_workers_threads(dask_cluster, monkeypatch):
+    import cellwak.graph.choose as choose_mod
+    from cellwak.graph.knn import exact_knn, neighbors, recall
+
+    monkeypatch.setattr(choose_mod, "EXACT_MAX_CPU", 1000)
+    X = _mixture(6_000, dim=8)
+    knn = neighbors(X, 15, scheduler=dask_cluster, threads=1)
+    assert "in shards on 2 Dask worker threads" in knn.choice["queries"]  # 1 thread here, 2 there: x 0.5
+    assert "x 0.5 " in knn.choice["queries"]
+    assert knn.method in ("kdtree", "hnsw") and recall(knn, exact_knn(X, 15)) >= 0.95
+
+
+@pytest.mark.slow  # a LocalCluster starts two Python processes
 def test_cluster_at_one_gamma_with_a_scheduler_gives_the_same_labels(cli, home, dask_cluster):
     import anndata as ad
 

@@ -152,7 +152,7 @@ def test_auto_picks_hnsw_when_the_others_are_projected_slower_and_estimates_its_
     monkeypatch.setattr(choose_mod, "EXACT_MAX_CPU", 1000)
     monkeypatch.setattr(choose_mod, "TREE_SURE_SECONDS", 0.0)
     monkeypatch.setattr(choose_mod, "HNSW_PROBE", 2000)
-    monkeypatch.setattr(choose_mod, "_probe_tree", lambda X, k, rng, threads: (None, 1e9, {"forced": True}))
+    monkeypatch.setattr(choose_mod, "_probe_tree", lambda X, k, rng, threads, share: (None, 1e9, {"forced": True}))
     monkeypatch.setattr(choose_mod, "_probe_descent", lambda *a: (1e9, {"forced": True, "params": {}}))
     knn = neighbors(mixture, 15)
     assert knn.method == "hnsw"
@@ -164,6 +164,28 @@ def test_auto_picks_hnsw_when_the_others_are_projected_slower_and_estimates_its_
     assert all(t["recall"] < choose_mod.LIGHT_RECALL for t in tried[:-1])
     assert tried[-1]["recall"] >= choose_mod.LIGHT_RECALL or len(tried) == len(choose_mod.HNSW_LADDER)
     assert knn.choice["probe"]["hnsw"]["params"] == {"M": tried[-1]["M"], "ef_construction": tried[-1]["ef_construction"]}
+
+
+def test_queries_shared_by_dask_workers_make_the_tree_win_where_it_loses_alone(monkeypatch):
+    """With many worker threads to answer the queries, the tree's query time is divided among them
+    (its build stays here) and it beats HNSW, whose index is built here; alone, HNSW wins."""
+    import cellwak.graph.choose as choose_mod
+
+    monkeypatch.setattr(choose_mod, "EXACT_MAX_CPU", 1000)
+    monkeypatch.setattr(choose_mod, "TREE_SURE_SECONDS", 0.0)
+    monkeypatch.setattr(choose_mod, "HNSW_PROBE", 2000)
+    monkeypatch.setattr(choose_mod, "TREE_PROBE", 400)
+    X = np.random.default_rng(2).normal(size=(20_000, 32)).astype(np.float32)  # 32 independent dims: a slow tree
+    alone = choose_mod.choose(X, 15, threads=2)
+    assert alone.method == "hnsw" and "queries" not in alone.evidence
+    shared = choose_mod.choose(X, 15, threads=2, remote_threads=100_000)
+    assert shared.method == "kdtree" and "100000 Dask worker threads" in shared.evidence["queries"]
+    tree = shared.evidence["probe"]["kdtree"]
+    assert shared.evidence["projected_seconds"]["kdtree"] == pytest.approx(
+        tree["build_seconds"] + tree["query_seconds"] / tree["queries"] * 20_000 * 2 / 100_000, abs=0.01)
+    tried = shared.evidence["probe"]["hnsw"]["tried"][-1]
+    assert 0 < tried["index_seconds"] < tried["seconds"]  # the build, projected apart from the search
+    assert choose_mod.query_share(2, 16) == 0.125 and choose_mod.query_share(2, None) == 1.0
 
 
 def test_an_explicit_method_is_not_probed(mixture):

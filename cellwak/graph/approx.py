@@ -11,6 +11,8 @@ repaired by exact search (:mod:`cellwak.graph.repair`).
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from ..progress import NULL
@@ -26,7 +28,7 @@ STALLED = 0.005  # a doubled beam that gains less recall than this ends the wide
 def hnsw_knn(X, k: int, *, M: int = HNSW_DEFAULTS["M"], ef_construction: int = HNSW_DEFAULTS["ef_construction"],
              ef: int | None = None, seed: int = 0, build_threads: int | None = None, threads: int | None = None,
              repair: bool = True, progress=NULL, chunks: int = 20, queries=None, min_recall: float | None = None,
-             max_ef: int = MAX_EF, recall_sample: int = 1_000):
+             max_ef: int = MAX_EF, recall_sample: int = 1_000, timings: dict | None = None):
     """Approximate Euclidean kNN of the rows of ``X`` (self excluded, nearest first) with an HNSW
     index, followed by the repair of lists whose search visibly failed (:mod:`.repair`).
 
@@ -46,6 +48,9 @@ def hnsw_knn(X, k: int, *, M: int = HNSW_DEFAULTS["M"], ef_construction: int = H
     32-dim mixture: 0.928 at ef 64, 0.951 at 128; another build of the same index, on 2 threads:
     0.906, 0.929, 0.940, 0.942 at ef 64-512). The result's ``recall`` is then the sample's
     recall after the repair, and ``choice`` holds each beam tried with its recall.
+
+    ``timings``: a dict that receives the seconds of the index build (``index``) and of the
+    search of every cell (``search``), which the method choice projects apart.
     """
     import hnswlib
     import torch
@@ -55,6 +60,7 @@ def hnsw_knn(X, k: int, *, M: int = HNSW_DEFAULTS["M"], ef_construction: int = H
     if not 1 <= k < n:
         raise ValueError(f"k must be in [1, n-1], got k={k} for n={n}")
     threads = threads or torch.get_num_threads()
+    started = time.perf_counter()
     index = hnswlib.Index(space="l2", dim=dim)
     index.init_index(max_elements=n, ef_construction=ef_construction, M=M, random_seed=seed)
     index.set_num_threads(build_threads or threads)
@@ -76,7 +82,10 @@ def hnsw_knn(X, k: int, *, M: int = HNSW_DEFAULTS["M"], ef_construction: int = H
                 beam = min(max_ef, 2 * beam)
                 beams.append({"ef": beam, "recall": _sample_recall(index, X, rows, k, beam, truth)})
             task.advance()
+    built = time.perf_counter()
     indices, distances = _search(index, X, k, beam, step, progress, queries)
+    if timings is not None:
+        timings.update(index=built - started, search=time.perf_counter() - built)
     return finish(X, KNN(indices, distances, method="hnsw"), repair_lists=repair, seed=seed, progress=progress,
                   rows=rows, truth=truth, choice={"recall_floor": min_recall, "beams": beams})
 

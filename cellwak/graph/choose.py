@@ -26,6 +26,13 @@ CPU measures them on the data:
 The fastest projection wins. The probes cost a few seconds against searches of minutes, and the
 evidence (probe times, projections, the choice) goes into the clustering's provenance. Exact
 blocked search stays the choice up to ``EXACT_MAX_CPU`` cells and always on CUDA.
+
+With a Dask scheduler (``remote_threads``: its workers' threads) the queries of the k-d tree and
+of HNSW run in shards on the workers (:mod:`.sharded`) while the index is built here and
+NN-descent runs here whole, so the projected query time of those two is divided among the
+workers' threads (times the share of this process's threads that measured it): a tree projected
+at 130 s on 2 threads here is projected at 16 s on 16 worker threads, and wins where HNSW's build
+or NN-descent, which the workers cannot share, would not.
 """
 
 from __future__ import annotations
@@ -62,8 +69,9 @@ class Choice:
 
 
 def choose(X, k: int, method: str = "auto", device: str = "cpu", *, seed: int = 0,
-           threads: int | None = None) -> Choice:
-    """The search for ``neighbors`` (``method`` other than auto is returned as given)."""
+           threads: int | None = None, remote_threads: int | None = None) -> Choice:
+    """The search for ``neighbors`` (``method`` other than auto is returned as given);
+    ``remote_threads``: the threads of the Dask workers that will answer the queries, if any."""
     n = X.shape[0]
     if method != "auto":
         return Choice(method, evidence={"rule": "as asked"})
@@ -72,15 +80,19 @@ def choose(X, k: int, method: str = "auto", device: str = "cpu", *, seed: int = 
     if n <= EXACT_MAX_CPU:
         return Choice("exact", evidence={"rule": f"exact up to {EXACT_MAX_CPU:,} cells on the CPU"})
     rng = np.random.default_rng(seed)
-    tree, tree_s, tree_detail = _probe_tree(X, k, rng, threads)
+    share = query_share(threads, remote_threads)
+    tree, tree_s, tree_detail = _probe_tree(X, k, rng, threads, share)
     evidence = {"rule": "fastest projected search", "probe": {"kdtree": tree_detail},
                 "projected_seconds": {"kdtree": round(tree_s, 2)}}
+    if remote_threads:
+        evidence["queries"] = (f"in shards on {remote_threads} Dask worker threads: the tree's and HNSW's query "
+                               f"time projected x {share:.3g} (NN-descent and index builds run here)")
     if tree_s <= TREE_SURE_SECONDS:
         evidence["rule"] = f"k-d tree projected under {TREE_SURE_SECONDS:g} s (HNSW not probed)"
         return Choice("kdtree", tree, evidence)
     m = min(n, HNSW_PROBE)
     sample = np.asarray(X[np.sort(rng.choice(n, size=m, replace=False))], dtype=np.float32)
-    hnsw_s, hnsw_detail = _probe_hnsw(sample, n, k, threads, seed)
+    hnsw_s, hnsw_detail = _probe_hnsw(sample, n, k, threads, seed, share)
     evidence["probe"]["hnsw"] = hnsw_detail
     evidence["projected_seconds"]["hnsw"] = round(hnsw_s, 2)
     descent_s, descent_detail = float("inf"), {}
@@ -97,7 +109,17 @@ def choose(X, k: int, method: str = "auto", device: str = "cpu", *, seed: int = 
     return Choice(best, None, evidence, options=(hnsw_detail if best == "hnsw" else descent_detail)["params"])
 
 
-def _probe_tree(X, k: int, rng, threads):
+def query_share(threads: int | None, remote_threads: int | None) -> float:
+    """The factor on query time measured here on ``threads`` (default: torch's) when the queries
+    run instead on ``remote_threads`` worker threads (1 without workers)."""
+    if not remote_threads:
+        return 1.0
+    import torch
+
+    return (threads or torch.get_num_threads()) / remote_threads
+
+
+def _probe_tree(X, k: int, rng, threads, share: float = 1.0):
     import torch
 
     from .tree import build_tree
@@ -116,7 +138,7 @@ def _probe_tree(X, k: int, rng, threads):
         t = time.perf_counter()
         tree.query(np.asarray(X[sample[asked:]], dtype=np.float32), k=k + 1, workers=workers)
         query, asked = query + time.perf_counter() - t, len(sample)
-    projected = build + query / asked * n
+    projected = build + query / asked * n * share
     return tree, projected, {"build_seconds": round(build, 3), "queries": int(asked), "query_seconds": round(query, 3)}
 
 
@@ -147,24 +169,27 @@ def _probe_descent(sample, n: int, k: int, threads, seed: int):
                                      "params": {"ladder": list(LADDER[i:])}}
 
 
-def _probe_hnsw(sample, n: int, k: int, threads, seed: int):
+def _probe_hnsw(sample, n: int, k: int, threads, seed: int, share: float = 1.0):
     """The lightest HNSW graph (``HNSW_LADDER``) whose recall@k on the sample reaches
     ``LIGHT_RECALL`` (else the heaviest), and its projected time: a light graph builds 1.5-2x faster and keeps its
     recall in few dimensions, but not in many (measured at 200,000 cells: M=12 recall 0.9999 on 8
-    flow channels, 0.977 on 18, 0.83 on the 32-dim mixture, where M=32 gives 0.983)."""
+    flow channels, 0.977 on 18, 0.83 on the 32-dim mixture, where M=32 gives 0.983). The index
+    build and the search are projected apart: the search's time times ``share`` (queries on Dask
+    workers)."""
     from .approx import hnsw_knn
 
     m = len(sample)
     tried = []
     for M, efc in HNSW_LADDER:
-        t = time.perf_counter()
-        knn = hnsw_knn(sample, k, M=M, ef_construction=efc, seed=seed, threads=threads, repair=False)
-        seconds = time.perf_counter() - t
+        parts = {}
+        knn = hnsw_knn(sample, k, M=M, ef_construction=efc, seed=seed, threads=threads, repair=False, timings=parts)
         got = estimated_recall(sample, knn, sample=PROBE_QUERIES, seed=seed)
-        tried.append({"M": M, "ef_construction": efc, "seconds": round(seconds, 3), "recall": round(got, 4)})
+        tried.append({"M": M, "ef_construction": efc, "seconds": round(parts["index"] + parts["search"], 3),
+                      "index_seconds": round(parts["index"], 3), "recall": round(got, 4)})
         if got >= LIGHT_RECALL:
             break
-    return _project(seconds, m, n), {"cells": int(m), "tried": tried, "params": {"M": M, "ef_construction": efc}}
+    projected = _project(parts["index"], m, n) + _project(parts["search"], m, n) * share
+    return projected, {"cells": int(m), "tried": tried, "params": {"M": M, "ef_construction": efc}}
 
 
 def estimated_recall(X, knn, *, sample: int = 1_000, seed: int = 0, device: str = "cpu") -> float:

@@ -13,7 +13,8 @@ by timing each on the data. An approximate search's recall@k is estimated on a s
 against their exact neighbours and kept with the lists (``KNN.recall``), as is why it was chosen;
 HNSW searches every cell with the narrowest beam, and NN-descent builds the shortest lists, that
 reach ``MIN_RECALL`` (0.95) on that sample. NN-descent runs in this process even with a Dask
-scheduler (its lists are not answered query by query, so there is nothing to shard).
+scheduler (its lists are not answered query by query, so there is nothing to shard); the choice
+knows the workers' threads and projects the tree's and HNSW's queries as shared among them.
 :func:`resolve_method` is the rule by size alone, for callers that search many derived
 representations (DEWAK) where probing each would cost more than it saves.
 """
@@ -52,12 +53,13 @@ def neighbors(X, k: int, *, method: str = "auto", device: str = "cpu", seed: int
         raise ValueError(f"unknown kNN method {method!r}; choose one of {METHODS}")
     if not 1 <= k < X.shape[0]:
         raise ValueError(f"k must be in [1, n-1], got k={k} for n={X.shape[0]}")
-    with progress.task("kNN method", total=1) as task:
-        picked = choose(X, k, method, device, seed=seed, threads=options.get("threads"))
-        task.advance()
     if scheduler is not None and device.startswith("cuda"):
         scheduler = None  # an exact search asked on this GPU stays on it (the workers' devices are not ours)
     with shards(scheduler, X, progress) as remote:
+        with progress.task("kNN method", total=1) as task:
+            picked = choose(X, k, method, device, seed=seed, threads=options.get("threads"),
+                            remote_threads=remote.threads if remote is not None else None)
+            task.advance()
         if picked.method == "exact" and remote is not None:
             knn = remote.exact(k, options.get("block_rows"))
         elif picked.method == "exact":

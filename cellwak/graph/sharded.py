@@ -16,8 +16,8 @@ single-process search (both are exact, ties by index); HNSW gives the answers of
 was built here with the same ``ef`` (an index built on several threads differs from run to run,
 here or not: ``build_threads=1`` makes it reproducible).
 
-What stays on the caller: the method choice and its probes, the index build, the repair and the
-graph. Dask is optional; the caller (:mod:`cellwak.tl._distributed`) has checked the scheduler.
+What stays on the caller: the method choice and its probes (told the workers' threads, since
+the queries are what they share), the index build, NN-descent, the repair and the graph. Dask is optional; the caller (:mod:`cellwak.tl._distributed`) has checked the scheduler.
 """
 
 from __future__ import annotations
@@ -74,7 +74,13 @@ class Shards:
         self.n_workers = len(workers)
         self.threads = sum(int(w.get("nthreads", 1)) for w in workers.values()) or 1
         self.bounds = shard_bounds(self.X.shape[0], self.threads)
-        self._X = self._send(self.X, "cells")
+        self._sent = None  # the cells, scattered at the first search (none when NN-descent runs here)
+
+    @property
+    def _X(self):
+        if self._sent is None:
+            self._sent = self._send(self.X, "cells")
+        return self._sent
 
     def _send(self, value, what: str):
         """``value`` to every worker, once (a future the shards' tasks take)."""
