@@ -146,7 +146,7 @@ def report(rows: list[dict], seeds, threads: int, jobs) -> str:
         "Ratio = auto ARI / oracle ARI; goal >= 0.90 on every dataset and seed. Confidence per seed: the flag auto reported",
         "and its bootstrap agreement (share of 200 resamples of the subsample scores choosing the same cluster count).",
         "Protocol: the rule was chosen by leave-one-dataset-out over every set below but blood_pbc28 on raw pixels",
-        "(section `resolution-lodo`: held out, 18 / 30 pairs reach 0.9x); this table is the shipped rule on all of them,",
+        "(section `resolution-lodo`, with the held-out count); this table is the shipped rule on all of them,",
         "in sample except blood_pbc28 raw, which is the images reference (auto warns there and points to `train dino`).",
         "",
         "| dataset | cells | auto gamma (clusters), seed 0 | auto ARI per seed | oracle ARI per seed | ratio per seed | "
