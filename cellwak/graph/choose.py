@@ -134,7 +134,7 @@ def _probe_tree(X, k: int, rng, threads, share: float = 1.0):
     t = time.perf_counter()
     tree.query(np.asarray(X[first], dtype=np.float32), k=k + 1, workers=workers)
     query, asked = time.perf_counter() - t, len(first)
-    if build + query / asked * n <= TREE_HOPELESS_SECONDS:
+    if build + query / asked * n * share <= TREE_HOPELESS_SECONDS:
         t = time.perf_counter()
         tree.query(np.asarray(X[sample[asked:]], dtype=np.float32), k=k + 1, workers=workers)
         query, asked = query + time.perf_counter() - t, len(sample)

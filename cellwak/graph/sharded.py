@@ -17,7 +17,8 @@ was built here with the same ``ef`` (an index built on several threads differs f
 here or not: ``build_threads=1`` makes it reproducible).
 
 What stays on the caller: the method choice and its probes (told the workers' threads, since
-the queries are what they share), the index build, NN-descent, the repair and the graph. Dask is optional; the caller (:mod:`cellwak.tl._distributed`) has checked the scheduler.
+the queries are what they share), the index build, NN-descent, the repair and the graph. Dask is
+optional; the caller (:mod:`cellwak.tl._distributed`) has checked the scheduler.
 """
 
 from __future__ import annotations

@@ -372,8 +372,7 @@ def _explain(table: pd.DataFrame, decision: Decision, rule: Rule, n_extended: in
     if rule.support == "smooth":
         why += f", and so does its mean with its neighbours ({_mean3(table, decision.index):.3f})"
     elif rule.support == "neighbour" and decision.passed[decision.index]:
-        beside = [j for j in (decision.index - 1, decision.index + 1)
-                  if 0 <= j < len(table) and table["stability"].iloc[j] >= decision.threshold]
+        beside = [j for j in (decision.index - 1, decision.index + 1) if 0 <= j < len(table) and decision.passed[j]]
         if beside:
             b = table.iloc[beside[0]]
             why += f", and so does its neighbour gamma {b['gamma']:g} ({b['stability']:.3f})"

@@ -59,6 +59,10 @@ async def test_auto_chooses_a_gamma_and_draws_the_sweep(home, table_csv):
         assert f"why: {evidence['reason'][:40]}" in " ".join(text_of(app, "#sweep-info").split())
         # the coarser reproducible partition, exactly when the evidence names one
         assert ("also reproducible: " in text_of(app, "#sweep-info")) == (evidence.get("also") is not None)
+        # the chart's crosses and line, named under it (they have no legend entry)
+        assert f"level dotted line: its threshold {profile['threshold']:.3f}" in text_of(app, "#sweep-info")
+        failing = any(r["passed"] is False for r in profile["rows"])
+        assert ("x: fails the stability test" in text_of(app, "#sweep-info")) == failing
         assert f"confidence {evidence['confidence']}" in status
         assert len(rows(app, "#cluster-table")) == chosen["n_clusters"]
         await pilot.press("s")

@@ -78,10 +78,12 @@ class ClustersScreen(ApiScreen):
                                     id="enrich-table", cursor_type="row", zebra_stripes=True)
             with TabPane("Sweep", id="tab-sweep"), Vertical():
                 yield SweepPlot(id="sweep-plot")
-                yield Static("", id="sweep-info")
+                with VerticalScroll(classes="chart-info"):
+                    yield Static("", id="sweep-info")
             with TabPane("Embedding", id="tab-embedding"), Vertical():
                 yield EmbeddingPlot(id="embedding-plot")
-                yield Static("", id="embedding-info")
+                with VerticalScroll(classes="chart-info"):
+                    yield Static("", id="embedding-info")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -316,6 +318,11 @@ class ClustersScreen(ApiScreen):
             if chosen:
                 stab = f", stability {chosen['stability']:.3f}" if chosen["stability"] is not None else ""
                 info += f"; chosen gamma {chosen['gamma']:.3g}: {chosen['n_clusters']} clusters{stab}"
+            marks = ["x: fails the stability test"] if any(r.get("passed") is False for r in rows) else []
+            if profile.get("threshold") is not None:
+                marks.append(f"level dotted line: its threshold {profile['threshold']:.3f}")
+            if marks:
+                info += "\n" + "; ".join(marks)
         evidence = profile.get("evidence") or {}
         if rows and evidence.get("reason"):
             info += f"\nwhy: {evidence['reason']}"

@@ -32,7 +32,9 @@ class LossPlot(PlotextPlot):
 
 class SweepPlot(PlotextPlot):
     """Clusters and stability against the resolution, the chosen gamma marked; the resolutions that
-    fail the stability rule's test as yellow crosses, its threshold as a yellow line."""
+    fail the stability rule's test as crosses, its threshold as a level dotted line. Those two have
+    no legend entry (the clusters screen's text under the chart names them): plotext draws its
+    legend over the top-left corner, where five entries hid the most stable, coarse resolutions."""
 
     def show(self, profile: dict) -> None:
         plt = self.plt
@@ -55,10 +57,10 @@ class SweepPlot(PlotextPlot):
                        if r["stability"] is not None and r.get("passed") is False]
             if failing:
                 plt.scatter([g for g, _ in failing], [v for _, v in failing], marker="x", color="yellow",
-                            label="fails the rule", yside="right")
+                            yside="right")
         if profile.get("threshold") is not None and stab:  # a series, not plt.hline: its yside="right" draws elsewhere
-            plt.plot([gammas[0], gammas[-1]], [profile["threshold"]] * 2, marker="braille", color="yellow",
-                     label="rule's threshold", yside="right")
+            plt.plot([gammas[0], gammas[-1]], [profile["threshold"]] * 2, marker="braille", color="white",
+                     yside="right")
         if ari:
             plt.plot([g for g, _ in ari], [v for _, v in ari], marker="braille", label="ARI (labels)",
                      color="magenta", yside="right")
