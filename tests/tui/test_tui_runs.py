@@ -3,8 +3,12 @@ advance and its loss curve and log fill, cancel it; a bad setting is refused in 
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from cellwak_tui.app import CellwakApp
+from cellwak_tui.screens import runs as runs_screen
 
 from cellwak import api
 from tests.tui.conftest import pilot, rows, text_of, until
@@ -14,6 +18,30 @@ async def _open_form(app, pilot):
     await pilot.press("n")
     await until(pilot, lambda: app.screen.query("#run-model") and
                 app.screen.query_one("#run-model")._options[1:], what="the models in the form")
+
+
+@pilot
+async def test_the_table_fills_when_one_read_of_the_catalog_outlasts_the_poll_interval(blood_home, monkeypatch):
+    """On a machine busy with the training itself one read can take longer than the 1 s poll; a
+    new poll must then wait for it, not replace it (the table would stay empty for ever)."""
+    original, calls, lock = runs_screen.RunsScreen._snapshot, [], threading.Lock()
+
+    def slow(home, run_id):
+        with lock:
+            calls.append(time.monotonic())
+        time.sleep(3 * runs_screen.POLL_SECONDS)
+        return original(home, run_id)
+
+    monkeypatch.setattr(runs_screen, "POLL_SECONDS", 0.2)
+    monkeypatch.setattr(runs_screen.RunsScreen, "_snapshot", staticmethod(slow))
+    app = CellwakApp(str(blood_home), dataset="blood", mode="runs")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: "No training runs yet" in text_of(app, "#run-summary"), timeout=10,
+                    what="the first read shown")
+        started = time.monotonic()
+        await pilot.pause(12 * runs_screen.POLL_SECONDS)
+        during = sum(1 for t in calls if t >= started)
+    assert during <= 6, f"{during} reads started in 12 poll intervals, each read 3 intervals long: they pile up"
 
 
 @pytest.mark.slow  # a detached training process: about 20 s
@@ -35,8 +63,13 @@ async def test_a_run_started_in_the_form_advances_and_is_cancelled(blood_home):
         shown = api.show_run(blood_home, run["id"])
         assert shown["params"]["model"]["latent"] == 4 and shown["seed"] == 3  # the form's settings were used
         # the table follows the run: its epoch advances while it trains
-        await until(pilot, lambda: rows(app, "#runs-table") and rows(app, "#runs-table")[0][5].isdigit()
-                    and int(rows(app, "#runs-table")[0][5]) >= 2, timeout=90, what="epoch 2 in the table")
+        try:
+            await until(pilot, lambda: rows(app, "#runs-table") and rows(app, "#runs-table")[0][5].isdigit()
+                        and int(rows(app, "#runs-table")[0][5]) >= 2, timeout=90, what="epoch 2 in the table")
+        except AssertionError as exc:  # say whether the run or the table was behind
+            row = api.show_run(blood_home, run["id"])
+            raise AssertionError(f"{exc}; table {rows(app, '#runs-table')}; run {row['status']} epoch {row['epoch']}; "
+                                 f"log: {api.run_log(blood_home, run['id']).to_dict()['log'][-800:]}") from None
         assert "running" in rows(app, "#runs-table")[0][3]
         await until(pilot, lambda: "fit" in text_of(app, "#run-summary") and "left" in text_of(app, "#run-summary"),
                     timeout=30, what="the progress with time left")

@@ -40,6 +40,7 @@ class RunsScreen(ApiScreen):
     def on_mount(self) -> None:
         self._etas: dict[int, float | None] = {}
         self._log_run, self._log_text = None, ""
+        self._poll, self._poll_again = None, False
         self.action_poll()
         self.set_interval(POLL_SECONDS, self.action_poll)
 
@@ -52,9 +53,27 @@ class RunsScreen(ApiScreen):
 
     # -- polling the catalog --------------------------------------------------------------
     def action_poll(self) -> None:
+        """Read the catalog again, unless a read is still under way: then once more when it
+        ends. (A new read must not replace one in flight: on a machine busy with the training
+        itself one read can take longer than the poll interval, and the table would never fill.)"""
         if self.app.screen is not self and self._log_run is not None:
             return  # hidden (another screen or a dialog on top): no polling until it shows again
-        self.call_api(self._snapshot, self.home, self.selected, done=self._show, group="runs-poll")
+        if self._poll is not None and not self._poll.is_finished:
+            self._poll_again = True
+            return
+        self._poll_again = False
+        self._poll = self.call_api(self._snapshot, self.home, self.selected, done=self._polled,
+                                   failed=self._poll_failed, group="runs-poll", exclusive=False)
+
+    def _polled(self, snapshot) -> None:
+        self._poll = None
+        self._show(snapshot)
+        if self._poll_again:
+            self.action_poll()
+
+    def _poll_failed(self, message: str) -> None:
+        self._poll = None
+        self.show_error(message)
 
     @staticmethod
     def _snapshot(home, run_id):
