@@ -6,7 +6,7 @@ command line reads this module at start-up.
 """
 
 DEVICES = ("auto", "cpu", "cuda")                      # and cuda:N
-KNN_METHODS = ("auto", "exact", "kdtree", "nndescent", "hnsw")      # neighbour search
+KNN_METHODS = ("auto", "exact", "kdtree", "ivf", "nndescent", "hnsw")      # neighbour search
 KNN_METRICS = ("euclidean", "cosine")
 WEIGHTS = ("binary", "inverse", "umap", "gaussian", "jaccard")  # edge weights of the kNN graph
 OBJECTIVES = ("modularity", "cpm", "rber", "significance", "surprise")  # Leiden quality functions

@@ -113,7 +113,7 @@ CASES = [
      "--arcsinh does not apply to CSV/TSV tables"),
     ("channels on a table", lambda f, t: ["data", "add", t, "--name", "x", "--channels-last"], "does not apply"),
     ("unknown choice", lambda f, t: ["cluster", "--dataset", "cells", "--knn", "annoy"],
-     "'--knn': 'annoy' is not one of 'auto', 'exact', 'kdtree', 'nndescent', 'hnsw'"),
+     "'--knn': 'annoy' is not one of 'auto', 'exact', 'kdtree', 'ivf', 'nndescent', 'hnsw'"),
     ("clusters rm unknown id", lambda f, t: ["clusters", "rm", "999"], "no clustering #999"),
     ("runs export unknown run", lambda f, t: ["runs", "export", "7", "--csv", t.parent / "m.csv"], "no run #7"),
 ]

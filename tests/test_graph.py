@@ -154,6 +154,7 @@ def test_auto_picks_hnsw_when_the_others_are_projected_slower_and_estimates_its_
     monkeypatch.setattr(choose_mod, "HNSW_PROBE", 2000)
     monkeypatch.setattr(choose_mod, "_probe_tree", lambda X, k, rng, threads, share: (None, 1e9, {"forced": True}))
     monkeypatch.setattr(choose_mod, "_probe_descent", lambda *a: (1e9, {"forced": True, "params": {}}))
+    monkeypatch.setattr(choose_mod, "_probe_ivf", lambda *a, **kw: (1e9, {"forced": True}, None))
     knn = neighbors(mixture, 15)
     assert knn.method == "hnsw"
     assert knn.choice["projected_seconds"]["hnsw"] < knn.choice["projected_seconds"]["kdtree"]
@@ -175,6 +176,7 @@ def test_queries_shared_by_dask_workers_make_the_tree_win_where_it_loses_alone(m
     monkeypatch.setattr(choose_mod, "TREE_SURE_SECONDS", 0.0)
     monkeypatch.setattr(choose_mod, "HNSW_PROBE", 2000)
     monkeypatch.setattr(choose_mod, "TREE_PROBE", 400)
+    monkeypatch.setattr(choose_mod, "_probe_ivf", lambda *a, **kw: (1e9, {"forced": True}, None))
     X = np.random.default_rng(2).normal(size=(20_000, 32)).astype(np.float32)  # 32 independent dims: a slow tree
     alone = choose_mod.choose(X, 15, threads=2)
     assert alone.method == "hnsw" and "queries" not in alone.evidence
@@ -223,7 +225,7 @@ def test_a_probed_choice_is_saved_with_the_clustering(tmp_path, monkeypatch):
     home = tmp_path / "home"
     api.add_dataset(home, csv, name="cells")
     out = api.cluster(home, "cells", api.ClusterConfig(gamma=1.0))
-    assert out.params["knn"] in ("kdtree", "nndescent", "hnsw") and out.params["knn_recall"] > 0.95
+    assert out.params["knn"] in ("kdtree", "ivf", "nndescent", "hnsw") and out.params["knn_recall"] > 0.95
     assert out.params["knn_choice"]["probe"]["hnsw"]["tried"]
     shown = api.show_clustering(home, out.clustering_id)
     assert shown["params"]["knn_choice"]["probe"]["hnsw"]["tried"] == out.params["knn_choice"]["probe"]["hnsw"]["tried"]

@@ -64,6 +64,7 @@ def test_auto_picks_nndescent_when_projected_fastest_and_holds_it_to_the_floor(m
     monkeypatch.setattr(choose_mod, "TREE_SURE_SECONDS", 0.0)
     monkeypatch.setattr(choose_mod, "HNSW_PROBE", 2000)
     monkeypatch.setattr(choose_mod, "_probe_tree", lambda X, k, rng, threads, share: (None, 1e9, {"forced": True}))
+    monkeypatch.setattr(choose_mod, "_probe_ivf", lambda *a, **kw: (1e9, {"forced": True}, None))
     real = choose_mod._probe_hnsw
     monkeypatch.setattr(choose_mod, "_probe_hnsw", lambda *a: (1e9, real(*a)[1]))
     knn = neighbors(blobs, 15)
@@ -82,6 +83,7 @@ def test_nndescent_is_not_probed_where_hnsw_is_too_fast_to_repay_its_compilation
     monkeypatch.setattr(choose_mod, "TREE_SURE_SECONDS", 0.0)
     monkeypatch.setattr(choose_mod, "HNSW_PROBE", 2000)
     monkeypatch.setattr(choose_mod, "_probe_tree", lambda X, k, rng, threads, share: (None, 1e9, {"forced": True}))
+    monkeypatch.setattr(choose_mod, "_probe_ivf", lambda *a, **kw: (1e9, {"forced": True}, None))
     monkeypatch.setattr(choose_mod, "_probe_descent", lambda *a: pytest.fail("NN-descent probed"))
     picked = choose_mod.choose(blobs, 15)  # 3,000 cells: HNSW projected far under DESCENT_WORTH_SECONDS
     assert picked.method == "hnsw" and "nndescent" not in picked.evidence["projected_seconds"]

@@ -57,7 +57,7 @@ class GraphConfig(_Config):
     k: int = 15
     rep: str | None = None          # obsm key, 'X' (scaled features), None: PCA of the scaled features
     n_pcs: int = 50                 # PCA components when rep is None
-    knn: str = "auto"               # auto | exact | kdtree | nndescent | hnsw
+    knn: str = "auto"               # auto | exact | kdtree | ivf | nndescent | hnsw
     weights: str = "binary"
     seed: int = 0
     device: str = "auto"            # auto | cpu | cuda | cuda:N

@@ -22,8 +22,9 @@ Rep = Annotated[Optional[str], typer.Option(help="Representation: an obsm key (e
                                                  "default: PCA of the scaled features (obsm X_cellwak_pca).")]
 NPcs = Annotated[int, typer.Option(help="PCA components when --rep is not given.")]
 Knn = Annotated[Literal[KNN_METHODS], typer.Option("--knn", help="kNN search: auto is exact up to 50,000 cells on the CPU "
-                                                                   "(always on CUDA); above, the k-d tree (exact), NN-descent or "
-                                                                   "HNSW, whichever is fastest when timed on the data.")]
+                                                                   "(always on CUDA); above, the k-d tree (exact), IVF (faiss), "
+                                                                   "NN-descent or HNSW, whichever is fastest when timed on the "
+                                                                   "data.")]
 Weights = Annotated[Literal[WEIGHTS], typer.Option(help="Edge weights of the kNN graph.")]
 Device = Annotated[str, typer.Option(help="Where the kNN search runs: auto (CUDA when present), cpu, cuda or cuda:N.")]
 Scheduler = Annotated[Optional[str], typer.Option(

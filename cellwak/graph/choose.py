@@ -15,10 +15,18 @@ CPU measures them on the data:
   random sample of ``HNSW_PROBE`` cells, the shortest reaching recall@k ``DESCENT_LIGHT_RECALL``
   on it kept (the full search rebuilds with longer lists where it misses the floor); projected
   time as for HNSW below.
+- IVF (:mod:`.ivf`, faiss), where faiss is installed: the index is built on all cells (seconds in
+  few dimensions; kept when it wins), and ``IVF_SAMPLE`` random cells, with their exact
+  neighbours, are searched in it at widening ``nprobe`` until recall@k reaches ``ivf.RECALL``.
+  That recall is the full search's own (the index is the one that answers every cell, each query
+  on its own), so unlike the HNSW and NN-descent probes it needs no margin for growth. Projected
+  time = build + per-query time x n; no width reaching the bar leaves IVF out, and the widening
+  stops once it is projected slower than the tree.
 - HNSW: indexes of increasing size (``HNSW_LADDER``) are built on a random sample of
   ``HNSW_PROBE`` cells until a lighter one reaches recall@k ``LIGHT_RECALL`` on the sample
-  (the heaviest is used otherwise); projected time = its per-cell time x n x log(n) / log(sample)
-  (insertion and search cost grow with the logarithm of the index size). The bar for a lighter
+  (the heaviest is used otherwise); projected time = its per-cell time x n x (n / sample) ^ 0.2
+  (insertion and search cost grow with the index: measured, the logarithm alone undershot 2x at
+  1,000,000 cells, where the index no longer fits in the caches). The bar for a lighter
   graph is near-perfect because recall falls as the index grows: on the 1,000,000-cell 32-dim
   mixture, M = 16 passed 0.99 on the sample and found 0.80 of the neighbours on all cells
   (ARI 0.69 against 1.00 at M = 32); on 18 flow channels M = 12 went from 0.9935 to 0.955.
@@ -56,7 +64,11 @@ DESCENT_LIGHT_RECALL = 0.998  # NN-descent's shorter lists are kept at this reca
                               # search had to be rebuilt with lists of 46); a deficit of 0.002 allows 25x
 DESCENT_COMPILE_SECONDS = 50.0  # pynndescent's numba compilation, paid by every process that runs it (measured: 49 s)
 DESCENT_WORTH_SECONDS = 2 * DESCENT_COMPILE_SECONDS  # NN-descent is probed only where HNSW is projected above this
+HNSW_GROWTH = 0.2        # per-cell HNSW time grows as n ^ 0.2: measured 2026-12-01 on 8 flow channels (M = 12, 2 cores),
+                         # 20,000 -> 1,000,000 cells: build 0.48 -> 39.4 s, search 0.32 -> 46.6 s (86 s, 2.15x
+                         # the per-cell time x n; log(n) / log(m) gave 1.40x)
 PROBE_QUERIES = 500
+IVF_SAMPLE = 1_000       # cells whose recall decides the IVF width (and is reported as the search's)
 MIN_RECALL = 0.95        # the floor an HNSW or NN-descent search of all cells is held to (their min_recall)
 
 
@@ -66,6 +78,7 @@ class Choice:
     tree: object = None                         # the k-d tree built while probing, when it won
     evidence: dict = field(default_factory=dict)
     options: dict = field(default_factory=dict)  # settings of the chosen search (HNSW's M, ef_construction)
+    index: object = None                        # the IVF index built while probing, when it won
 
 
 def choose(X, k: int, method: str = "auto", device: str = "cpu", *, seed: int = 0,
@@ -90,6 +103,10 @@ def choose(X, k: int, method: str = "auto", device: str = "cpu", *, seed: int = 
     if tree_s <= TREE_SURE_SECONDS:
         evidence["rule"] = f"k-d tree projected under {TREE_SURE_SECONDS:g} s (HNSW not probed)"
         return Choice("kdtree", tree, evidence)
+    ivf_s, ivf_detail, ivf_index = _probe_ivf(X, k, threads, seed, give_up=tree_s)
+    evidence["probe"]["ivf"] = ivf_detail
+    if ivf_index is not None:
+        evidence["projected_seconds"]["ivf"] = round(ivf_s, 2)
     m = min(n, HNSW_PROBE)
     sample = np.asarray(X[np.sort(rng.choice(n, size=m, replace=False))], dtype=np.float32)
     hnsw_s, hnsw_detail = _probe_hnsw(sample, n, k, threads, seed, share)
@@ -103,9 +120,11 @@ def choose(X, k: int, method: str = "auto", device: str = "cpu", *, seed: int = 
     else:
         evidence["nndescent"] = (f"not probed: HNSW is projected at {hnsw_s:.0f} s, under {DESCENT_WORTH_SECONDS:.0f} s, "
                                  f"too little for NN-descent to repay its compilation (~{DESCENT_COMPILE_SECONDS:.0f} s)")
-    best = min((tree_s, "kdtree"), (descent_s, "nndescent"), (hnsw_s, "hnsw"))[1]
+    best = min((tree_s, "kdtree"), (descent_s, "nndescent"), (hnsw_s, "hnsw"), (ivf_s, "ivf"))[1]
     if best == "kdtree":
         return Choice("kdtree", tree, evidence)
+    if best == "ivf":
+        return Choice("ivf", None, evidence, index=ivf_index, options=ivf_detail["params"])
     return Choice(best, None, evidence, options=(hnsw_detail if best == "hnsw" else descent_detail)["params"])
 
 
@@ -142,9 +161,41 @@ def _probe_tree(X, k: int, rng, threads, share: float = 1.0):
     return tree, projected, {"build_seconds": round(build, 3), "queries": int(asked), "query_seconds": round(query, 3)}
 
 
+def _probe_ivf(X, k: int, threads, seed: int, give_up: float):
+    """IVF on all cells: (projected seconds, evidence, the index); (inf, why, None) where faiss is
+    missing or no width of ``ivf.LADDER`` reaches ``ivf.RECALL`` before it is projected slower
+    than ``give_up`` seconds."""
+    from . import ivf
+    from .exact import sample_truth
+
+    if not ivf.available():
+        return math.inf, {"skipped": "faiss is not installed (pip install faiss-cpu)"}, None
+    n = X.shape[0]
+    t = time.perf_counter()
+    index = ivf.build_index(X, seed=seed, threads=threads)
+    build = time.perf_counter() - t
+    rows, truth = sample_truth(X, k, IVF_SAMPLE, seed)
+    tried = ivf.widen(index, X, k, rows, truth, threads=threads, give_up_seconds=give_up)
+    last = tried[-1]
+    detail = {"lists": int(index.nlist), "build_seconds": round(build, 3), "cells": int(len(rows)), "tried": tried}
+    if last["recall"] < ivf.RECALL:
+        detail["skipped"] = (f"no width reached recall {ivf.RECALL} on the sample" if last["nprobe"] == ivf.LADDER[-1]
+                             else f"nprobe {last['nprobe']} already projected slower than the tree")
+        return math.inf, detail, None
+    detail["params"] = {"nprobe": last["nprobe"], "recall": last["recall"]}
+    return build + last["query_ms"] / 1e3 * n, detail, index
+
+
 def _project(seconds: float, m: int, n: int) -> float:
     """A search's time on ``n`` cells from its time on ``m``: per cell x n x log(n) / log(m)."""
     return seconds / m * n * math.log(n) / math.log(m)
+
+
+def _project_hnsw(seconds: float, m: int, n: int) -> float:
+    """An HNSW build's or search's time on ``n`` cells from its time on ``m``: per cell x n x
+    (n / m) ^ ``HNSW_GROWTH``. The logarithm alone undershot by 2x at 1,000,000 cells: an index
+    that outgrows the caches makes every step of a graph walk a memory miss."""
+    return seconds / m * n * (n / m) ** HNSW_GROWTH
 
 
 def _probe_descent(sample, n: int, k: int, threads, seed: int):
@@ -188,7 +239,7 @@ def _probe_hnsw(sample, n: int, k: int, threads, seed: int, share: float = 1.0):
                       "index_seconds": round(parts["index"], 3), "recall": round(got, 4)})
         if got >= LIGHT_RECALL:
             break
-    projected = _project(parts["index"], m, n) + _project(parts["search"], m, n) * share
+    projected = _project_hnsw(parts["index"], m, n) + _project_hnsw(parts["search"], m, n) * share
     return projected, {"cells": int(m), "tried": tried, "params": {"M": M, "ef_construction": efc}}
 
 

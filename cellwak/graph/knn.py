@@ -2,19 +2,22 @@
 
 Exact search (:mod:`cellwak.graph.exact`): blocked matrix products in torch, CPU or CUDA.
 k-d tree (:mod:`cellwak.graph.tree`): exact, fast where the data's intrinsic dimension is low
-(cytometry). NN-descent (:mod:`cellwak.graph.descent`, pynndescent) and HNSW
-(:mod:`cellwak.graph.approx`), both with the repair of visibly failed lists
+(cytometry). IVF (:mod:`cellwak.graph.ivf`, faiss): approximate, its recall measured on the
+index that answers every cell; fast in few dimensions. NN-descent (:mod:`cellwak.graph.descent`,
+pynndescent) and HNSW (:mod:`cellwak.graph.approx`), both with the repair of visibly failed lists
 (:mod:`cellwak.graph.repair`): approximate, for many cells in many dimensions.
 
 ``method="auto"`` (:mod:`cellwak.graph.choose`): exact up to ``EXACT_MAX_CPU`` cells on the CPU
 (measured crossover for k = 15: exact 6.5 s at 50,000 cells and 24 s at 100,000 vs HNSW about
-10 s) and always on CUDA; above, the k-d tree, NN-descent or HNSW, whichever is projected fastest
+10 s) and always on CUDA; above, the k-d tree, IVF, NN-descent or HNSW, whichever is projected fastest
 by timing each on the data. An approximate search's recall@k is estimated on a sample of cells
 against their exact neighbours and kept with the lists (``KNN.recall``), as is why it was chosen;
 HNSW searches every cell with the narrowest beam, and NN-descent builds the shortest lists, that
-reach ``MIN_RECALL`` (0.95) on that sample. NN-descent runs in this process even with a Dask
-scheduler (its lists are not answered query by query, so there is nothing to shard); the choice
-knows the workers' threads and projects the tree's and HNSW's queries as shared among them.
+reach ``MIN_RECALL`` (0.95) on that sample; IVF scans the fewest lists that reach 0.98
+(``ivf.RECALL``) on its own sample. NN-descent runs in this process even with a Dask scheduler
+(its lists are not answered query by query, so there is nothing to shard), and so does IVF (its
+queries are not sharded yet); the choice knows the workers' threads and projects the tree's and
+HNSW's queries as shared among them.
 :func:`resolve_method` is the rule by size alone, for callers that search many derived
 representations (DEWAK) where probing each would cost more than it saves.
 """
@@ -27,6 +30,8 @@ from .approx import hnsw_knn
 from .choose import EXACT_MAX_CPU, MIN_RECALL, choose
 from .descent import nndescent_knn
 from .exact import KNN, exact_knn, neighbour_distances, recall
+from .ivf import RECALL as IVF_RECALL
+from .ivf import ivf_knn
 from .sharded import shards
 from .tree import kdtree_knn
 
@@ -68,6 +73,11 @@ def neighbors(X, k: int, *, method: str = "auto", device: str = "cpu", seed: int
         elif picked.method == "kdtree":
             knn = kdtree_knn(X, k, tree=picked.tree, threads=options.get("threads"), progress=progress,
                              queries=remote.tree_queries if remote is not None else None)
+        elif picked.method == "ivf":
+            knn = ivf_knn(X, k, index=picked.index, seed=seed, threads=options.get("threads"), progress=progress,
+                          min_recall=IVF_RECALL if estimate_recall else None, nprobe=picked.options.get("nprobe"))
+            if picked.options.get("recall") is not None:  # the probe searched its sample in this very index
+                knn.recall = picked.options["recall"]
         elif picked.method == "nndescent":
             floor = {"min_recall": MIN_RECALL} if estimate_recall else {}
             knn = nndescent_knn(X, k, seed=seed, threads=options.get("threads"), progress=progress,
@@ -79,11 +89,12 @@ def neighbors(X, k: int, *, method: str = "auto", device: str = "cpu", seed: int
     evidence = dict(picked.evidence)
     if picked.method == "exact":
         knn.recall = 1.0
-    elif picked.method in ("hnsw", "nndescent") and estimate_recall:
+    elif picked.method in ("hnsw", "nndescent", "ivf") and estimate_recall:
         evidence.update(knn.choice or {})  # the recall floor's beams or lists (recall measured on 1,000 cells there)
     knn.choice = evidence
     return knn
 
 
-__all__ = ["EXACT_MAX_CPU", "KNN", "METHODS", "exact_knn", "hnsw_knn", "kdtree_knn", "neighbors", "nndescent_knn",
+__all__ = ["EXACT_MAX_CPU", "KNN", "METHODS", "exact_knn", "hnsw_knn", "ivf_knn", "kdtree_knn", "neighbors",
+           "nndescent_knn",
            "neighbour_distances", "recall", "resolve_method"]

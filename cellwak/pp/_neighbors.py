@@ -184,9 +184,10 @@ def neighbors(adata, n_neighbors: int = 15, n_pcs: int | None = None, *, use_rep
     use_rep       an ``obsm`` key (``X_pca``, ``X_dino``, ...) or ``'X'`` (the scaled features);
                   None: cellwak's PCA of the scaled features (images: each channel divided by
                   its maximum; tables: each feature standardised).
-    method        auto (exact up to 50,000 cells on the CPU and on CUDA; above, the k-d tree or HNSW,
-                  whichever is projected faster when both are timed on this data), exact, kdtree, hnsw.
-                  Recall of HNSW is estimated on 1,000 cells; both go into the provenance.
+    method        auto (exact up to 50,000 cells on the CPU and on CUDA; above, the k-d tree, IVF,
+                  NN-descent or HNSW, whichever is projected fastest when timed on this data), exact,
+                  kdtree, ivf, nndescent, hnsw. The recall of an approximate search is estimated on
+                  1,000 cells; the choice and the recall go into the provenance.
     metric        euclidean or cosine.
     weights       edge weights: binary, inverse, umap, gaussian, jaccard (see cellwak.graph.build).
     device        auto, cpu, cuda or cuda:N (exact search on the GPU).

@@ -1,7 +1,8 @@
 """Neighbour lists for DEWAK: exact or HNSW plus its repair step, by the package's one rule
 (:func:`cellwak.graph.knn.resolve_method`: exact up to 50,000 cells on the CPU, HNSW above; DEWAK
 searches a new representation at every d it visits, so it does not pay the k-d tree/HNSW probe of
-:mod:`cellwak.graph.choose` each time; ``--knn kdtree`` asks for the tree).
+:mod:`cellwak.graph.choose` each time; a method named explicitly (kdtree, ivf, nndescent) is used as
+named).
 
 DEWAK needs k_max + 1 results per query for every d it visits, so the HNSW settings differ
 from ``cellwak.graph.approx``'s defaults for k = 15: a smaller graph (M = 16,
@@ -19,6 +20,9 @@ from __future__ import annotations
 from ..choices import KNN_METHODS
 from ..graph.approx import hnsw_knn
 from ..graph.knn import KNN, exact_knn, resolve_method
+from ..graph.choose import MIN_RECALL
+from ..graph.descent import nndescent_knn
+from ..graph.ivf import ivf_knn
 from ..graph.tree import kdtree_knn
 from ..progress import NULL
 
@@ -37,6 +41,11 @@ def neighbours(Y, k: int, *, method: str = "auto", seed: int = 0, progress=NULL)
         return exact_knn(Y, k, progress=progress), 0
     if chosen == "kdtree":
         return kdtree_knn(Y, k, progress=progress), 0
+    if chosen == "ivf":
+        return ivf_knn(Y, k, seed=seed, progress=progress), 0
+    if chosen == "nndescent":
+        knn = nndescent_knn(Y, k, seed=seed, progress=progress, min_recall=MIN_RECALL)
+        return knn, knn.repaired
     knn = hnsw_knn(Y, k, seed=seed, progress=progress, **HNSW_DEWAK)
     return knn, knn.repaired
 
