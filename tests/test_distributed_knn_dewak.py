@@ -77,7 +77,7 @@ def test_dewak_command_with_a_scheduler_chooses_the_same_d_and_k(cli, home, tabl
 # -- kNN queries in shards ----------------------------------------------------------------------
 @pytest.mark.slow  # a LocalCluster starts two Python processes
 @pytest.mark.parametrize("method, prefix", [("exact", "_exact_shard"), ("kdtree", "_tree_shard"),
-                                            ("hnsw", "_hnsw_shard")])
+                                            ("ivf", "_ivf_shard"), ("hnsw", "_hnsw_shard")])
 def test_knn_queries_in_shards_on_two_workers_give_the_same_lists(dask_cluster, method, prefix):
     from cellwak.graph.knn import neighbors
     from cellwak.graph.sharded import shard_bounds

@@ -133,3 +133,10 @@ def test_hnsw_projection_grows_faster_than_the_logarithm_as_measured_at_a_millio
     projected = choose_mod._project_hnsw(0.80, 20_000, 1_000_000)
     assert projected == pytest.approx(0.80 * 50 * 50 ** choose_mod.HNSW_GROWTH)
     assert 0.8 * 86 <= projected <= 1.2 * 86
+
+
+def test_ivf_queries_answered_by_dask_workers_are_projected_as_shared(cytometry):
+    seconds, detail, index = choose_mod._probe_ivf(cytometry, 15, 2, 0, give_up=1e9, share=0.125)
+    last = detail["tried"][-1]
+    assert index is not None and seconds == pytest.approx(
+        detail["build_seconds"] + last["query_ms"] / 1e3 * len(cytometry) * 0.125, abs=2e-3)

@@ -35,8 +35,8 @@ The fastest projection wins. The probes cost a few seconds against searches of m
 evidence (probe times, projections, the choice) goes into the clustering's provenance. Exact
 blocked search stays the choice up to ``EXACT_MAX_CPU`` cells and always on CUDA.
 
-With a Dask scheduler (``remote_threads``: its workers' threads) the queries of the k-d tree and
-of HNSW run in shards on the workers (:mod:`.sharded`) while the index is built here and
+With a Dask scheduler (``remote_threads``: its workers' threads) the queries of the k-d tree, IVF
+and HNSW run in shards on the workers (:mod:`.sharded`) while the index is built here and
 NN-descent runs here whole, so the projected query time of those two is divided among the
 workers' threads (times the share of this process's threads that measured it): a tree projected
 at 130 s on 2 threads here is projected at 16 s on 16 worker threads, and wins where HNSW's build
@@ -98,12 +98,12 @@ def choose(X, k: int, method: str = "auto", device: str = "cpu", *, seed: int = 
     evidence = {"rule": "fastest projected search", "probe": {"kdtree": tree_detail},
                 "projected_seconds": {"kdtree": round(tree_s, 2)}}
     if remote_threads:
-        evidence["queries"] = (f"in shards on {remote_threads} Dask worker threads: the tree's and HNSW's query "
-                               f"time projected x {share:.3g} (NN-descent and index builds run here)")
+        evidence["queries"] = (f"in shards on {remote_threads} Dask worker threads: the query time of the tree, IVF "
+                               f"and HNSW projected x {share:.3g} (NN-descent and index builds run here)")
     if tree_s <= TREE_SURE_SECONDS:
         evidence["rule"] = f"k-d tree projected under {TREE_SURE_SECONDS:g} s (HNSW not probed)"
         return Choice("kdtree", tree, evidence)
-    ivf_s, ivf_detail, ivf_index = _probe_ivf(X, k, threads, seed, give_up=tree_s)
+    ivf_s, ivf_detail, ivf_index = _probe_ivf(X, k, threads, seed, give_up=tree_s, share=share)
     evidence["probe"]["ivf"] = ivf_detail
     if ivf_index is not None:
         evidence["projected_seconds"]["ivf"] = round(ivf_s, 2)
@@ -161,10 +161,10 @@ def _probe_tree(X, k: int, rng, threads, share: float = 1.0):
     return tree, projected, {"build_seconds": round(build, 3), "queries": int(asked), "query_seconds": round(query, 3)}
 
 
-def _probe_ivf(X, k: int, threads, seed: int, give_up: float):
+def _probe_ivf(X, k: int, threads, seed: int, give_up: float, share: float = 1.0):
     """IVF on all cells: (projected seconds, evidence, the index); (inf, why, None) where faiss is
     missing or no width of ``ivf.LADDER`` reaches ``ivf.RECALL`` before it is projected slower
-    than ``give_up`` seconds."""
+    than ``give_up`` seconds. The queries' time is projected x ``share`` (Dask workers)."""
     from . import ivf
     from .exact import sample_truth
 
@@ -175,7 +175,7 @@ def _probe_ivf(X, k: int, threads, seed: int, give_up: float):
     index = ivf.build_index(X, seed=seed, threads=threads)
     build = time.perf_counter() - t
     rows, truth = sample_truth(X, k, IVF_SAMPLE, seed)
-    tried = ivf.widen(index, X, k, rows, truth, threads=threads, give_up_seconds=give_up)
+    tried = ivf.widen(index, X, k, rows, truth, threads=threads, give_up_seconds=give_up / share)
     last = tried[-1]
     detail = {"lists": int(index.nlist), "build_seconds": round(build, 3), "cells": int(len(rows)), "tried": tried}
     if last["recall"] < ivf.RECALL:
@@ -183,7 +183,7 @@ def _probe_ivf(X, k: int, threads, seed: int, give_up: float):
                              else f"nprobe {last['nprobe']} already projected slower than the tree")
         return math.inf, detail, None
     detail["params"] = {"nprobe": last["nprobe"], "recall": last["recall"]}
-    return build + last["query_ms"] / 1e3 * n, detail, index
+    return build + last["query_ms"] / 1e3 * n * share, detail, index
 
 
 def _project(seconds: float, m: int, n: int) -> float:

@@ -112,12 +112,15 @@ def widen(index, X, k: int, rows: np.ndarray, truth: KNN, *, bar: float = RECALL
 
 
 def ivf_knn(X, k: int, *, index=None, nprobe: int | None = None, seed: int = 0, threads: int | None = None,
-            min_recall: float | None = RECALL, recall_sample: int = 1_000, progress=NULL, chunks: int = 20) -> KNN:
+            min_recall: float | None = RECALL, recall_sample: int = 1_000, progress=NULL, chunks: int = 20,
+            queries=None) -> KNN:
     """Approximate Euclidean kNN of the rows of ``X`` (self excluded, nearest first) in an
     IVF-Flat index (``index``: one :func:`build_index` already built on ``X``). ``nprobe`` given:
     that width. Otherwise the narrowest width of ``LADDER`` whose recall@k on ``recall_sample``
     random cells reaches ``min_recall`` (the widest if none does); without ``min_recall``, 16.
-    The result's ``recall`` is the sample's, its ``choice`` the widths tried."""
+    The result's ``recall`` is the sample's, its ``choice`` the widths tried. ``queries``: a
+    callable (index, nprobe, k) -> (indices, distances) answering every cell's query elsewhere
+    (:mod:`.sharded`: shards on a Dask cluster's workers; the same lists)."""
     X = np.ascontiguousarray(X, dtype=np.float32)
     n = X.shape[0]
     if not 1 <= k < n:
@@ -135,15 +138,18 @@ def ivf_knn(X, k: int, *, index=None, nprobe: int | None = None, seed: int = 0, 
             nprobe = tried[-1]["nprobe"]
             task.advance()
     nprobe = int(nprobe or 16)
-    indices = np.empty((n, k), dtype=np.int64)
-    distances = np.empty((n, k), dtype=np.float32)
-    step = max(1, -(-n // chunks))
-    with progress.task(f"kNN search (IVF, k={k}, nprobe={nprobe})", total=n) as task:
-        for start in range(0, n, step):
-            stop = min(n, start + step)
-            indices[start:stop], distances[start:stop] = query(index, X[start:stop], np.arange(start, stop), k,
-                                                               nprobe, threads)
-            task.advance(stop - start)
+    if queries is not None:
+        indices, distances = queries(index, nprobe, k)
+    else:
+        indices = np.empty((n, k), dtype=np.int64)
+        distances = np.empty((n, k), dtype=np.float32)
+        step = max(1, -(-n // chunks))
+        with progress.task(f"kNN search (IVF, k={k}, nprobe={nprobe})", total=n) as task:
+            for start in range(0, n, step):
+                stop = min(n, start + step)
+                indices[start:stop], distances[start:stop] = query(index, X[start:stop], np.arange(start, stop), k,
+                                                                   nprobe, threads)
+                task.advance(stop - start)
     knn = KNN(indices, distances, method="ivf")
     if truth is not None:
         knn.recall = recall(KNN(indices[rows], distances[rows]), truth)

@@ -15,9 +15,8 @@ against their exact neighbours and kept with the lists (``KNN.recall``), as is w
 HNSW searches every cell with the narrowest beam, and NN-descent builds the shortest lists, that
 reach ``MIN_RECALL`` (0.95) on that sample; IVF scans the fewest lists that reach 0.98
 (``ivf.RECALL``) on its own sample. NN-descent runs in this process even with a Dask scheduler
-(its lists are not answered query by query, so there is nothing to shard), and so does IVF (its
-queries are not sharded yet); the choice knows the workers' threads and projects the tree's and
-HNSW's queries as shared among them.
+(its lists are not answered query by query, so there is nothing to shard); the choice knows the
+workers' threads and projects the queries of the tree, IVF and HNSW as shared among them.
 :func:`resolve_method` is the rule by size alone, for callers that search many derived
 representations (DEWAK) where probing each would cost more than it saves.
 """
@@ -75,7 +74,8 @@ def neighbors(X, k: int, *, method: str = "auto", device: str = "cpu", seed: int
                              queries=remote.tree_queries if remote is not None else None)
         elif picked.method == "ivf":
             knn = ivf_knn(X, k, index=picked.index, seed=seed, threads=options.get("threads"), progress=progress,
-                          min_recall=IVF_RECALL if estimate_recall else None, nprobe=picked.options.get("nprobe"))
+                          min_recall=IVF_RECALL if estimate_recall else None, nprobe=picked.options.get("nprobe"),
+                          queries=remote.ivf_queries if remote is not None else None)
             if picked.options.get("recall") is not None:  # the probe searched its sample in this very index
                 knn.recall = picked.options["recall"]
         elif picked.method == "nndescent":

@@ -1,6 +1,7 @@
 """kNN queries in shards on a Dask cluster's workers, against one index sent to each worker once.
 
-A neighbour search is an index (nothing for the exact blocked search, a k-d tree, an HNSW graph)
+A neighbour search is an index (nothing for the exact blocked search, a k-d tree, an IVF index, an
+HNSW graph)
 plus one query per cell, and the queries are independent. With a scheduler address
 (``cellwak cluster/sweep --scheduler tcp://host:8786``) the caller chooses the search and builds
 the index exactly as it would alone (:func:`cellwak.graph.knn.neighbors`), then:
@@ -12,7 +13,8 @@ the index exactly as it would alone (:func:`cellwak.graph.knn.neighbors`), then:
   visibly failed lists and the recall estimate run here, on the caller).
 
 Same index, same queries, so the same lists: exact and k-d tree give the indices of the
-single-process search (both are exact, ties by index); HNSW gives the answers of the index that
+single-process search (both are exact, ties by index), IVF those of the index built here at the
+width chosen here; HNSW gives the answers of the index that
 was built here with the same ``ef`` (an index built on several threads differs from run to run,
 here or not: ``build_threads=1`` makes it reproducible).
 
@@ -60,6 +62,15 @@ def _hnsw_shard(index, X, k: int, start: int, stop: int):
     from .approx import query_hnsw
 
     return query_hnsw(index, X, start, stop, k, threads=1)
+
+
+def _ivf_shard(blob, X, k: int, start: int, stop: int, nprobe: int):
+    import faiss
+
+    from .ivf import query
+
+    index = faiss.deserialize_index(blob)  # ~ the index's size in bytes copied: small against a shard's queries
+    return query(index, X[start:stop], np.arange(start, stop), k, nprobe, threads=1)
 
 
 # -- on the caller -------------------------------------------------------------------------
@@ -126,6 +137,18 @@ class Shards:
         shared = self._send(index, "index (HNSW)")
         try:
             return self._run(_hnsw_shard, (shared, self._X), k, "HNSW")
+        finally:
+            self.client.cancel(shared)
+
+
+    def ivf_queries(self, index, nprobe: int, k: int):
+        """For :func:`.ivf.ivf_knn` ``queries=``: the index sent once (serialised by faiss),
+        queries in shards at width ``nprobe``."""
+        import faiss
+
+        shared = self._send(faiss.serialize_index(index), "index (IVF)")
+        try:
+            return self._run(_ivf_shard, (shared, self._X), k, "IVF", int(nprobe))
         finally:
             self.client.cancel(shared)
 
