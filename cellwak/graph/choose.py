@@ -37,7 +37,7 @@ blocked search stays the choice up to ``EXACT_MAX_CPU`` cells and always on CUDA
 
 With a Dask scheduler (``remote_threads``: its workers' threads) the queries of the k-d tree, IVF
 and HNSW run in shards on the workers (:mod:`.sharded`) while the index is built here and
-NN-descent runs here whole, so the projected query time of those two is divided among the
+NN-descent runs here whole, so the projected query time of those three is divided among the
 workers' threads (times the share of this process's threads that measured it): a tree projected
 at 130 s on 2 threads here is projected at 16 s on 16 worker threads, and wins where HNSW's build
 or NN-descent, which the workers cannot share, would not.
@@ -101,7 +101,7 @@ def choose(X, k: int, method: str = "auto", device: str = "cpu", *, seed: int = 
         evidence["queries"] = (f"in shards on {remote_threads} Dask worker threads: the query time of the tree, IVF "
                                f"and HNSW projected x {share:.3g} (NN-descent and index builds run here)")
     if tree_s <= TREE_SURE_SECONDS:
-        evidence["rule"] = f"k-d tree projected under {TREE_SURE_SECONDS:g} s (HNSW not probed)"
+        evidence["rule"] = f"k-d tree projected under {TREE_SURE_SECONDS:g} s (IVF and HNSW not probed)"
         return Choice("kdtree", tree, evidence)
     ivf_s, ivf_detail, ivf_index = _probe_ivf(X, k, threads, seed, give_up=tree_s, share=share)
     evidence["probe"]["ivf"] = ivf_detail
