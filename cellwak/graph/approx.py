@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from ..progress import NULL
-from .exact import KNN, recall, sample_truth
+from .exact import KNN, recall, sample_truth, search_in_chunks
 from .repair import finish
 from .tree import drop_self
 
@@ -83,7 +83,7 @@ def hnsw_knn(X, k: int, *, M: int = HNSW_DEFAULTS["M"], ef_construction: int = H
                 beams.append({"ef": beam, "recall": _sample_recall(index, X, rows, k, beam, truth)})
             task.advance()
     built = time.perf_counter()
-    indices, distances = _search(index, X, k, beam, step, progress, queries)
+    indices, distances = _search(index, X, k, beam, chunks, progress, queries)
     if timings is not None:
         timings.update(index=built - started, search=time.perf_counter() - built)
     return finish(X, KNN(indices, distances, method="hnsw"), repair_lists=repair, seed=seed, progress=progress,
@@ -101,20 +101,13 @@ def _stalled(beams: list) -> bool:
     return len(beams) >= 2 and beams[-1]["recall"] - beams[-2]["recall"] < STALLED
 
 
-def _search(index, X, k: int, ef: int, step: int, progress, queries):
+def _search(index, X, k: int, ef: int, chunks: int, progress, queries):
     """Every cell's k nearest in ``index`` with search beam ``ef`` (here, or through ``queries``)."""
     index.set_ef(ef)
     if queries is not None:
         return queries(index, k)
-    n = len(X)
-    indices = np.empty((n, k), dtype=np.int64)
-    distances = np.empty((n, k), dtype=np.float32)
-    with progress.task(f"kNN search (HNSW, k={k}, ef={ef})", total=n) as task:
-        for start in range(0, n, step):
-            stop = min(n, start + step)
-            indices[start:stop], distances[start:stop] = query_hnsw(index, X, start, stop, k)
-            task.advance(stop - start)
-    return indices, distances
+    return search_in_chunks(len(X), k, lambda start, stop: query_hnsw(index, X, start, stop, k),
+                            label=f"kNN search (HNSW, k={k}, ef={ef})", progress=progress, chunks=chunks)
 
 
 def query_hnsw(index, X, start: int, stop: int, k: int, threads: int = -1):

@@ -20,7 +20,7 @@ class KNN:
     indices: np.ndarray    # (n, k) int64
     distances: np.ndarray  # (n, k) float32, Euclidean
     repaired: int = 0      # cells whose approximate lists were searched again exactly
-    method: str = "exact"  # the search that produced the lists: exact, kdtree or hnsw
+    method: str = "exact"  # the search that produced the lists: exact, kdtree, ivf, nndescent or hnsw
     choice: dict | None = None        # why ``auto`` chose it (cellwak.graph.choose), when it did
     recall: float | None = None       # estimated recall@k of an approximate search (1.0: exact)
 
@@ -31,6 +31,20 @@ class KNN:
     def prefix(self, k: int) -> "KNN":
         """The k nearest of a larger search: neighbours for every smaller k come for free."""
         return KNN(self.indices[:, :k], self.distances[:, :k], self.repaired, self.method, self.choice, self.recall)
+
+
+def search_in_chunks(n: int, k: int, answer, *, label: str, progress=NULL, chunks: int = 20):
+    """(indices, distances) of every cell, from ``answer(start, stop)`` -> the k nearest of cells
+    ``start:stop``, asked in ``chunks`` contiguous pieces with progress (an index's queries here)."""
+    indices = np.empty((n, k), dtype=np.int64)
+    distances = np.empty((n, k), dtype=np.float32)
+    step = max(1, -(-n // chunks))
+    with progress.task(label, total=n) as task:
+        for start in range(0, n, step):
+            stop = min(n, start + step)
+            indices[start:stop], distances[start:stop] = answer(start, stop)
+            task.advance(stop - start)
+    return indices, distances
 
 
 def recall(approx: KNN, exact: KNN) -> float:

@@ -32,7 +32,8 @@ from contextlib import contextmanager
 import numpy as np
 
 from ..progress import NULL
-from .exact import KNN, recall, sample_truth
+from .exact import KNN, recall, sample_truth, search_in_chunks
+from .repair import finish
 from .tree import drop_self
 
 LADDER = (8, 16, 32, 64)  # nprobe values tried, narrowest first
@@ -141,17 +142,8 @@ def ivf_knn(X, k: int, *, index=None, nprobe: int | None = None, seed: int = 0, 
     if queries is not None:
         indices, distances = queries(index, nprobe, k)
     else:
-        indices = np.empty((n, k), dtype=np.int64)
-        distances = np.empty((n, k), dtype=np.float32)
-        step = max(1, -(-n // chunks))
-        with progress.task(f"kNN search (IVF, k={k}, nprobe={nprobe})", total=n) as task:
-            for start in range(0, n, step):
-                stop = min(n, start + step)
-                indices[start:stop], distances[start:stop] = query(index, X[start:stop], np.arange(start, stop), k,
-                                                                   nprobe, threads)
-                task.advance(stop - start)
-    knn = KNN(indices, distances, method="ivf")
-    if truth is not None:
-        knn.recall = recall(KNN(indices[rows], distances[rows]), truth)
-        knn.choice = {"recall_floor": min_recall, "nprobe": tried, "lists": int(index.nlist)}
-    return knn
+        indices, distances = search_in_chunks(
+            n, k, lambda start, stop: query(index, X[start:stop], np.arange(start, stop), k, nprobe, threads),
+            label=f"kNN search (IVF, k={k}, nprobe={nprobe})", progress=progress, chunks=chunks)
+    return finish(X, KNN(indices, distances, method="ivf"), repair_lists=False, seed=seed, progress=progress,
+                  rows=rows, truth=truth, choice={"recall_floor": min_recall, "nprobe": tried, "lists": int(index.nlist)})
