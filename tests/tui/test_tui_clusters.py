@@ -36,6 +36,9 @@ async def test_recluster_at_a_new_gamma_records_it_and_fills_the_table(blood_hom
         assert new["n_clusters"] < first["n_clusters"]  # a lower resolution: fewer clusters
         status = text_of(app, "#cl-status")
         assert f"#{new['id']}" in status and "gamma 0.3" in status
+        params = api.show_clustering(blood_home, new["id"])["params"]  # which kNN search built the graph
+        assert params["knn"] and f"kNN {params['knn']}" in status
+        assert ("recall" in status) == (params["knn"] != "exact" and params.get("knn_recall") is not None)
 
 
 @pilot

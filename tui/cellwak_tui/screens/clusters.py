@@ -181,7 +181,7 @@ class ClustersScreen(ApiScreen):
         metrics = s.get("metrics") or {}
         parts = [f"#{s['id']} {s['method']}", f"gamma {number(p.get('gamma'))}" if p.get("gamma") is not None else "",
                  f"({p['gamma_rule']})" if p.get("gamma_rule") else "", f"{s['n_clusters']} clusters",
-                 f"k {p.get('k')}", f"rep {p.get('rep') or 'X'}"]
+                 f"k {p.get('k')}", _knn_text(p), f"rep {p.get('rep') or 'X'}"]
         evidence = p.get("evidence") or {}
         if evidence.get("confidence"):
             confidence = evidence["confidence"]
@@ -385,6 +385,16 @@ class ClustersScreen(ApiScreen):
             self.query_one("#cluster-table", DataTable).focus()
         else:
             tabbed.query_one(Tabs).focus()
+
+
+def _knn_text(params: dict) -> str:
+    """Which kNN search built the clustering's graph, with its measured recall when it was approximate."""
+    method = params.get("knn")
+    if not method:
+        return ""
+    recall = params.get("knn_recall")
+    measured = isinstance(recall, (int, float)) and method != "exact"  # an exact search's recall is 1 by definition
+    return f"kNN {method}" + (f" (recall {recall:.3f})" if measured else "")
 
 
 def _cluster_row(c: dict) -> tuple:
