@@ -103,3 +103,18 @@ def test_the_cli_accepts_nndescent_and_records_it(cli, home, tmp_path):
     assert params["knn"] == "nndescent" and params["knn_recall"] >= 0.95
     bad = cli("cluster", "-d", "cells", "--knn", "annoy")
     assert bad.code == 2 and "nndescent" in bad.err  # the allowed values are listed
+
+
+@pytest.mark.slow
+def test_nndescent_finds_a_tight_far_group_without_the_repair_it_checks_for(blobs):
+    """The reason its repair is checked, not run (cellwak.graph.repair): NN-descent's random-projection
+    start puts a tight group's cells together, where HNSW could leave them unreachable."""
+    tight = (np.full((25, 12), 40.0) + np.random.default_rng(9).normal(scale=0.01, size=(25, 12))).astype(np.float32)
+    X = np.vstack([blobs, tight])
+    group = np.arange(len(blobs), len(X))
+    knn = nndescent_knn(X, 10, seed=0, threads=1, repair=False)
+    assert np.isin(knn.indices[group], group).all()             # each member lists members only, as exact lists do
+    assert not np.isin(knn.indices[:len(blobs)], group).any()   # and nobody outside lists them
+    checked = nndescent_knn(X, 10, seed=0, threads=1)
+    assert checked.choice["repair"]["recall"] >= 0.98 and checked.choice["repair"]["repaired"] is False
+    assert checked.repaired == 0

@@ -57,12 +57,13 @@ def descent_lists(X, k: int, n_neighbors: int, *, seed: int = 0, threads: int | 
 
 
 def nndescent_knn(X, k: int, *, seed: int = 0, threads: int | None = None, ladder=LADDER,
-                  min_recall: float | None = None, recall_sample: int = 1_000, repair: bool = True,
+                  min_recall: float | None = None, recall_sample: int = 1_000, repair: bool | str = "if needed",
                   progress=NULL) -> KNN:
     """Approximate Euclidean kNN of the rows of ``X`` (self excluded, nearest first) by NN-descent
     with lists of ``ladder[0] * k + 1``; with ``min_recall``, longer lists (the next multiples of
     ``ladder``) while recall@k on ``recall_sample`` cells stays below it. Lists whose search
-    visibly failed are searched again exactly (:mod:`.repair`). The result's ``choice`` holds each
+    visibly failed are searched again exactly (:mod:`.repair`; by default only when a sample of them
+    shows the search really missed their neighbours, as it rarely does). The result's ``choice`` holds each
     list length tried with its seconds and recall; ``recall`` is the sample's after the repair."""
     X = np.ascontiguousarray(X, dtype=np.float32)
     n = X.shape[0]
