@@ -108,10 +108,6 @@ def collect(name: str, seed: int) -> dict:
     return {"dataset": name, "seed": seed, "seconds": time.perf_counter() - t, "rows": rows}
 
 
-def load_dir(path: Path) -> dict:
-    return {(d["dataset"], d["seed"]): d for d in (json.loads(p.read_text()) for p in sorted(path.glob("*.json")))}
-
-
 def choose_argmin(rows, criterion: str) -> int:
     idx = range(len(rows))[GRID]
     return min(idx, key=lambda i: rows[i][criterion])
@@ -142,6 +138,7 @@ def report(write: bool) -> str:
 
     import resolution_rules as rr
     from cellwak.tl._resolution import AUTO_RULE
+    from resolution_alternatives import load_dir
 
     evidence = rr.load_evidence()  # its sets (blood_pbc28 on raw pixels was not used to develop the rule)
     n2s = {k: v for k, v in load_dir(OUT).items() if k in evidence}

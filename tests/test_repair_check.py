@@ -65,3 +65,9 @@ def test_finish_refuses_an_unknown_repair_mode(cells):
     exact = exact_knn(cells[:100], 5)
     with pytest.raises(ValueError, match="repair_lists must be"):
         rp.finish(cells[:100], exact, repair_lists="sometimes", seed=0, progress=NULL)
+
+
+def test_the_check_holds_flagged_cells_to_the_floor_the_whole_search_is_held_to():
+    from cellwak.graph.choose import MIN_RECALL
+
+    assert rp.CHECK_FLOOR == MIN_RECALL
