@@ -75,7 +75,7 @@ def repair(X, knn: KNN, passes: int = REPAIR_PASSES, *, max_pairs: float = MAX_P
             break
         done[cells] = True
         searched += cells.size
-        reach = exact_knn(X, min(len(X) - 1, REVERSE_REACH * k), rows=cells, block_rows=256)
+        reach = exact_knn(X, min(len(X) - 1, REVERSE_REACH * k), rows=cells)
         idx[cells], dist[cells] = reach.indices[:, :k], reach.distances[:, :k]
         _insert(idx, dist, cells, reach.indices, reach.distances, done)
     return KNN(idx, dist, method=knn.method), searched
@@ -89,7 +89,7 @@ def flagged_recall(X, knn: KNN, *, sample: int = CHECK_SAMPLE, seed: int = 0) ->
     if cells.size == 0:
         return {"flagged": 0, "sampled": 0, "recall": 1.0}
     pick = np.sort(np.random.default_rng(seed).choice(cells, min(sample, cells.size), replace=False))
-    truth = exact_knn(X, knn.k, rows=pick, block_rows=256)
+    truth = exact_knn(X, knn.k, rows=pick)
     return {"flagged": int(cells.size), "sampled": int(pick.size),
             "recall": round(recall(KNN(knn.indices[pick], knn.distances[pick]), truth), 4)}
 
