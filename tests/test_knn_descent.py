@@ -90,6 +90,22 @@ def test_nndescent_is_not_probed_where_hnsw_is_too_fast_to_repay_its_compilation
     assert "not probed" in picked.evidence["nndescent"]
 
 
+def test_nndescent_is_not_probed_where_another_search_is_too_fast_though_hnsw_is_slow(monkeypatch, blobs):
+    """At 1,000,000 flow8 cells on a loaded machine HNSW was projected at 116 s and IVF at 65 s: the
+    compilation (37 s) was paid for a search that could not win."""
+    import cellwak.graph.choose as choose_mod
+
+    monkeypatch.setattr(choose_mod, "EXACT_MAX_CPU", 1000)
+    monkeypatch.setattr(choose_mod, "TREE_SURE_SECONDS", 0.0)
+    monkeypatch.setattr(choose_mod, "HNSW_PROBE", 2000)
+    monkeypatch.setattr(choose_mod, "_probe_tree", lambda X, k, rng, threads, share: (None, 1e9, {"forced": True}))
+    monkeypatch.setattr(choose_mod, "_probe_ivf", lambda *a, **kw: (65.0, {"params": {"nprobe": 16}}, "an index"))
+    monkeypatch.setattr(choose_mod, "_probe_hnsw", lambda *a: (116.0, {"params": {}}))
+    monkeypatch.setattr(choose_mod, "_probe_descent", lambda *a: pytest.fail("NN-descent probed"))
+    picked = choose_mod.choose(blobs, 15)
+    assert picked.method == "ivf" and picked.evidence["nndescent"].startswith("not probed: IVF is projected at 65 s")
+
+
 @pytest.mark.slow
 def test_the_cli_accepts_nndescent_and_records_it(cli, home, tmp_path):
     rng = np.random.default_rng(0)
@@ -118,3 +134,25 @@ def test_nndescent_finds_a_tight_far_group_without_the_repair_it_checks_for(blob
     checked = nndescent_knn(X, 10, seed=0, threads=1)
     assert checked.choice["repair"]["recall"] >= 0.98 and checked.choice["repair"]["repaired"] is False
     assert checked.repaired == 0
+
+
+def test_the_lists_cut_to_k_do_not_keep_the_longer_lists_alive(monkeypatch):
+    """descent_lists cuts lists of n_neighbors to k: as views the n x n_neighbors arrays would stay in
+    memory through the graph and Leiden (0.5 GB at 1,000,000 cells and lists of 46)."""
+    import pynndescent
+
+    from cellwak.graph.descent import descent_lists
+
+    X = np.random.default_rng(0).normal(size=(200, 3)).astype(np.float32)
+    exact = exact_knn(X, 30)
+    wide_i = np.hstack([np.arange(200)[:, None], exact.indices])   # self first, as pynndescent lists it
+    wide_d = np.hstack([np.zeros((200, 1), np.float32), exact.distances])
+
+    class Fake:
+        def __init__(self, data, n_neighbors, **kw):
+            self.neighbor_graph = (wide_i[:, :n_neighbors], wide_d[:, :n_neighbors])
+
+    monkeypatch.setattr(pynndescent, "NNDescent", Fake)
+    idx, dist = descent_lists(X, 10, 31)
+    np.testing.assert_array_equal(idx, exact.indices[:, :10])
+    assert idx.base is None and dist.base is None   # own copies, the 30-wide lists free to go

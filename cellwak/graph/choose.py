@@ -63,7 +63,7 @@ DESCENT_LIGHT_RECALL = 0.998  # NN-descent's shorter lists are kept at this reca
                               # (0.9987 -> 0.9941) and 15x on the 32-dim mixture (0.9952 -> 0.926, where the full
                               # search had to be rebuilt with lists of 46); a deficit of 0.002 allows 25x
 DESCENT_COMPILE_SECONDS = 50.0  # pynndescent's numba compilation, paid by every process that runs it (measured: 49 s)
-DESCENT_WORTH_SECONDS = 2 * DESCENT_COMPILE_SECONDS  # NN-descent is probed only where HNSW is projected above this
+DESCENT_WORTH_SECONDS = 2 * DESCENT_COMPILE_SECONDS  # NN-descent is probed only where every other search is projected above this
 HNSW_GROWTH = 0.2        # per-cell HNSW time grows as n ^ 0.2: measured 2026-12-01 on 8 flow channels (M = 12, 2 cores),
                          # 20,000 -> 1,000,000 cells: build 0.48 -> 39.4 s, search 0.32 -> 46.6 s (86 s, 2.15x
                          # the per-cell time x n; log(n) / log(m) gave 1.40x)
@@ -113,13 +113,15 @@ def choose(X, k: int, method: str = "auto", device: str = "cpu", *, seed: int = 
     evidence["probe"]["hnsw"] = hnsw_detail
     evidence["projected_seconds"]["hnsw"] = round(hnsw_s, 2)
     descent_s, descent_detail = float("inf"), {}
-    if hnsw_s > DESCENT_WORTH_SECONDS:
+    fastest_s, fastest = min((tree_s, "the k-d tree"), (ivf_s, "IVF"), (hnsw_s, "HNSW"))
+    if fastest_s > DESCENT_WORTH_SECONDS:
         descent_s, descent_detail = _probe_descent(sample, n, k, threads, seed)
         evidence["probe"]["nndescent"] = descent_detail
         evidence["projected_seconds"]["nndescent"] = round(descent_s, 2)
-    else:
-        evidence["nndescent"] = (f"not probed: HNSW is projected at {hnsw_s:.0f} s, under {DESCENT_WORTH_SECONDS:.0f} s, "
-                                 f"too little for NN-descent to repay its compilation (~{DESCENT_COMPILE_SECONDS:.0f} s)")
+    else:  # its compilation alone would cost about half of the fastest search
+        evidence["nndescent"] = (f"not probed: {fastest} is projected at {fastest_s:.0f} s, under "
+                                 f"{DESCENT_WORTH_SECONDS:.0f} s, too little for NN-descent to repay its compilation "
+                                 f"(~{DESCENT_COMPILE_SECONDS:.0f} s)")
     best = min((tree_s, "kdtree"), (descent_s, "nndescent"), (hnsw_s, "hnsw"), (ivf_s, "ivf"))[1]
     if best == "kdtree":
         return Choice("kdtree", tree, evidence)
