@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .choose import MIN_RECALL
 from .exact import KNN, exact_knn, recall
 
 PROBE = 3           # how many of each cell's nearest neighbours are checked for the trace of a miss
@@ -40,7 +41,7 @@ REPAIR_PASSES = 2
 REVERSE_REACH = 3   # a repaired cell is offered to the lists of its 3k nearest cells
 MAX_PAIRS = 5e9     # distances the exact re-searches may compute in all
 CHECK_SAMPLE = 256  # flagged cells searched exactly to decide an "if needed" repair
-CHECK_FLOOR = 0.95  # their recall@k under which the flagged cells are repaired: the floor every search is held to (choose.MIN_RECALL)
+CHECK_FLOOR = MIN_RECALL  # their recall@k under which the flagged cells are repaired: the floor every search is held to
 
 
 def missed_cells(knn: KNN, probe: int = PROBE) -> np.ndarray:
