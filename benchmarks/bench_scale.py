@@ -51,8 +51,15 @@ def recall(idx, queries, T):
 """
 
 
-def probe(code: str, timeout: int = 3600) -> dict:
-    out = subprocess.run([sys.executable, "-c", PRELUDE + code], capture_output=True, text=True, timeout=timeout)
+def probe(code: str, timeout: int = 3600, path_first: str | None = None) -> dict:
+    """Run ``code`` in a fresh interpreter; ``path_first``: a folder put before site-packages there."""
+    env = None
+    if path_first:
+        import os
+
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [path_first, os.environ.get("PYTHONPATH")]))}
+    out = subprocess.run([sys.executable, "-c", PRELUDE + code], capture_output=True, text=True, timeout=timeout,
+                         env=env)
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-3000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -112,7 +119,8 @@ extra = {}"""
 import anndata as ad, scanpy as sc
 a = ad.AnnData(X=X)
 sc.pp.neighbors(a, n_neighbors=16, use_rep="X", random_state=0)
-extra = {"scanpy": sc.__version__}"""
+import importlib.metadata as md, scipy
+extra = {"scanpy": md.version("scanpy"), "pynndescent": md.version("pynndescent"), "scipy": scipy.__version__}"""
         build = "pass"
         cluster = ("sc.tl.leiden(a, resolution=1.0, flavor='igraph', n_iterations=2, directed=False, random_state=0); "
                    "lab = a.obs['leiden'].astype(int).to_numpy()")
@@ -146,14 +154,18 @@ print(json.dumps({{"name": {name!r}, "knn": t1 - t0, "graph": t2 - t1, "leiden":
 """
 
 
-def run_pipeline(n: int, datasets=tuple(DATA), who=WHO, *, jsonl: str | None = None, section: str = "scale-pipeline"):
+def run_pipeline(n: int, datasets=tuple(DATA), who=WHO, *, jsonl: str | None = None, section: str = "scale-pipeline",
+                 scanpy_path: str | None = None):
     """Each (data, pipeline) row in a fresh process; rows go to ``jsonl`` as they come (a run cut short
-    keeps what it measured; :func:`render_pipeline` makes the table from that file)."""
+    keeps what it measured; :func:`render_pipeline` makes the table from that file). ``scanpy_path``: a
+    folder put first on the scanpy row's path, e.g. holding ``pynndescent==0.5.13`` (``pip install
+    --target DIR --no-deps``): scanpy 1.11.5's ``pp.neighbors`` calls ``getnnz`` on the sparse matrix
+    pynndescent returns, and pynndescent 0.6+ returns a ``csr_array``, which has none."""
     rows = []
     for data in datasets:
         for w in who:
             try:
-                row = probe(pipeline_code(n, w, data), timeout=7200)
+                row = probe(pipeline_code(n, w, data), timeout=7200, path_first=scanpy_path if w == "scanpy" else None)
             except Exception as exc:  # noqa: BLE001 - a peer that fails is reported, not hidden
                 row = {"name": w, "failed": str(exc).strip().splitlines()[-1][:200]}
             rows.append({"data": data, "n": n, "machine": machine(), **row})
@@ -168,7 +180,9 @@ def render_pipeline(rows: list, section: str = "scale-pipeline", data_arg: str =
     n = rows[0]["n"]
     datasets = list(dict.fromkeys(r["data"] for r in rows))
     gpu = next((r["device"] for r in rows if "device" in r), None)
-    command = f"`python benchmarks/bench_scale.py {'gpu' if gpu else 'pipeline'} --n {n} --data {data_arg or ' '.join(datasets)}`"
+    old_nnd = any(r.get("pynndescent", "").startswith("0.5") for r in rows)
+    command = (f"`python benchmarks/bench_scale.py {'gpu' if gpu else 'pipeline'} --n {n} --data {data_arg or ' '.join(datasets)}"
+               + (" --scanpy-path DIR`" if old_nnd else "`"))
     host = rows[0].get("machine") or machine()
     where = f"{gpu}, {host}" if gpu else host
     lines = [f"### {n:,} cells: kNN (k=15) + graph + Leiden, cellwak vs the pipelines users pick instead"
@@ -198,6 +212,10 @@ def render_pipeline(rows: list, section: str = "scale-pipeline", data_arg: str =
                 proj = ", ".join(f"{k} {v:.0f} s" for k, v in r["choice"].get("projected_seconds", {}).items())
                 notes.append(f"- {data}: cellwak's auto search chose **{r['method']}** ({proj or r['choice'].get('rule')} "
                              f"projected; recall estimated on 1,000 cells: {r['recall_estimate']:.3f}).")
+            if "scanpy" in r:
+                notes.append(f"- {data}: scanpy {r['scanpy']} with pynndescent {r['pynndescent']} and scipy {r['scipy']}"
+                             + (" (pynndescent from `--scanpy-path`: scanpy 1.11 cannot read the `csr_array` that "
+                                "pynndescent 0.6+ returns)" if r["pynndescent"].startswith("0.5") else "") + ".")
             if "cugraph" in r:
                 cg = r["cugraph"]
                 notes.append(f"- {data}: Leiden on the GPU (cuGraph): " + (cg["skipped"] if "skipped" in cg else
@@ -313,10 +331,11 @@ def main():
     ap.add_argument("--data", nargs="+", choices=list(DATA), default=list(DATA))
     ap.add_argument("--who", nargs="+", choices=[*WHO, "cellwak-cuda"])
     ap.add_argument("--jsonl", help="append each pipeline row to this file as it is measured")
+    ap.add_argument("--scanpy-path", help="pipeline: a folder put first on the scanpy row's path (e.g. pynndescent 0.5.13)")
     ap.add_argument("--from", dest="source", help="render: the table from a --jsonl file (e.g. fetched from a GPU machine)")
     args = ap.parse_args()
     if args.what == "pipeline":
-        run_pipeline(args.n or 1_000_000, args.data, args.who or WHO, jsonl=args.jsonl)
+        run_pipeline(args.n or 1_000_000, args.data, args.who or WHO, jsonl=args.jsonl, scanpy_path=args.scanpy_path)
     elif args.what == "gpu":
         import torch
 

@@ -127,3 +127,26 @@ def test_scanpy_umap_and_plot_on_the_cellwak_graph(tmp_path):
     assert "cellwak_markers" in adata.uns
     after = fingerprint(adata)
     assert {k: after.get(k) for k in before} == before
+
+
+@pytest.mark.slow
+def test_the_readmes_two_ways_to_scanpy_neighbours_above_ten_thousand_cells():
+    """scanpy 1.11.5's own ``pp.neighbors`` cannot read pynndescent 0.6+'s ``csr_array`` above a
+    few thousand cells; the README offers cellwak's graph under scanpy's keys, or scanpy's exact
+    sklearn transformer. Both must give scanpy's tools a graph they use, at 12,000 cells (18 s,
+    scanpy's import and Leiden included: slow)."""
+    sc = pytest.importorskip("scanpy")
+    import anndata as ad
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 6, size=(4, 8))
+    truth = rng.integers(0, 4, 12_000)
+    adata = ad.AnnData(X=(centres[truth] + rng.normal(size=(12_000, 8))).astype(np.float32))
+    cw.pp.neighbors(adata, use_rep="X", key_added="cw")
+    sc.tl.leiden(adata, neighbors_key="cw", key_added="on_cellwak", flavor="igraph", n_iterations=2, directed=False)
+    sc.pp.neighbors(adata, n_neighbors=15, use_rep="X", transformer="sklearn")
+    sc.tl.leiden(adata, key_added="on_sklearn", flavor="igraph", n_iterations=2, directed=False)
+    from sklearn.metrics import adjusted_rand_score
+
+    for key in ("on_cellwak", "on_sklearn"):
+        assert adjusted_rand_score(truth, adata.obs[key].astype(int)) > 0.9, key
