@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -55,8 +56,6 @@ def probe(code: str, timeout: int = 3600, path_first: str | None = None) -> dict
     """Run ``code`` in a fresh interpreter; ``path_first``: a folder put before site-packages there."""
     env = None
     if path_first:
-        import os
-
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [path_first, os.environ.get("PYTHONPATH")]))}
     out = subprocess.run([sys.executable, "-c", PRELUDE + code], capture_output=True, text=True, timeout=timeout,
                          env=env)

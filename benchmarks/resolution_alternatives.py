@@ -208,21 +208,16 @@ def hybrid_null(evidence, alt, tolerance: float) -> list[dict]:
     finest resolution whose modularity excess over the rewired null is at least ``tolerance`` x the
     range's largest (1.0: the range's peak excess); grid extension as the shipped rule."""
     import resolution_rules as rr
-    from cellwak.tl._resolution import AUTO_RULE, _decide
 
     out = []
     for key, rows in evidence.items():
         if key not in alt:
             continue
         a = alt[key]["rows"]
-        _, lo, hi = rr.choose(rows, AUTO_RULE, n_sub=5)
-        s = np.array([np.mean(r["sub_ari"][:5]) for r in rows[lo:hi + 1]])
-        k = np.array([r["n_clusters"] for r in rows[lo:hi + 1]])
-        index, _, _, passed = _decide(s, k, AUTO_RULE)
-        excess = np.array([x["modularity"] - x["null_modularity"] for x in a[lo:hi + 1]])
-        cand = [i for i in range(len(s)) if passed[i] and k[i] >= 2] or [index]
-        top = max(excess[i] for i in cand)
-        j = lo + max(i for i in cand if excess[i] >= tolerance * top)
+        cand, lo, hi = rr.passing_rows(rows)
+        excess = {j: a[j]["modularity"] - a[j]["null_modularity"] for j in cand}
+        top = max(excess.values())
+        j = max(j for j in cand if excess[j] >= tolerance * top)
         oracle = max(r["ari"] for r in rows[lo:hi + 1])
         out.append({"dataset": key[0], "seed": key[1], "gamma": rows[j]["gamma"], "k": rows[j]["n_clusters"],
                     "ratio": rows[j]["ari"] / oracle if oracle > 0 else 1.0})

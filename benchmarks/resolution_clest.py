@@ -99,16 +99,11 @@ def excess(rows: list, curve, normalised: bool = False) -> np.ndarray:
 
 def choose(rows, curve, how: str) -> int:
     import resolution_rules as rr
-    from cellwak.tl._resolution import AUTO_RULE, _decide
 
     if how in ("argmax", "argmax, normalised"):
         e = excess(rows, curve, normalised=how.endswith("normalised"))
         return max(GRID, key=lambda i: e[i])
-    _, lo, hi = rr.choose(rows, AUTO_RULE, n_sub=N_SUB)  # the shipped rule's swept range and passes
-    s = np.array([np.mean(r["sub_ari"][:N_SUB]) for r in rows[lo:hi + 1]])
-    k = np.array([r["n_clusters"] for r in rows[lo:hi + 1]])
-    index, _, _, passed = _decide(s, k, AUTO_RULE)
-    cand = [lo + i for i in range(len(s)) if passed[i] and k[i] >= 2] or [lo + index]
+    cand, _, _ = rr.passing_rows(rows, n_sub=N_SUB)
     e = excess(rows, curve)
     return max(cand, key=lambda i: e[i])
 
@@ -137,15 +132,7 @@ def report(write: bool) -> str:
                         "ratio": rows[i]["ari"] / oracle if oracle > 0 else 1.0})
         columns[f"Clest, {how}"] = pd.DataFrame(out)
 
-    def cell(df, name):
-        r = df[df["dataset"] == name].sort_values("seed")
-        ks = r["k"] if "k" in r else [None] * len(r)
-        return " / ".join((("**%.2f**" if v < 0.9 else "%.2f") % v) + (f" ({k})" if k is not None else "")
-                          for v, k in zip(r["ratio"], ks))
-
-    def count(df):
-        return f"{int((df['ratio'] >= 0.9).sum())} / {len(df)} (min {df['ratio'].min():.2f})"
-
+    cell, count = rr.ratio_cell, rr.pairs_count
     names = sorted({n for n, _ in evidence})
     lines = [
         "### Stability against a structureless null (Clest) as the resolution criterion",

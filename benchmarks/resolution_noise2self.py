@@ -116,17 +116,12 @@ def choose_argmin(rows, criterion: str) -> int:
 def in_range(evidence, n2s, criterion: str) -> list[dict]:
     """Inside the shipped rule's passing range, the resolution of lowest loss."""
     import resolution_rules as rr
-    from cellwak.tl._resolution import AUTO_RULE, _decide
 
     out = []
     for key, rows in evidence.items():
         a = n2s[key]["rows"]
-        _, lo, hi = rr.choose(rows, AUTO_RULE, n_sub=5)
-        s = np.array([np.mean(r["sub_ari"][:5]) for r in rows[lo:hi + 1]])
-        k = np.array([r["n_clusters"] for r in rows[lo:hi + 1]])
-        index, _, _, passed = _decide(s, k, AUTO_RULE)
-        cand = [i for i in range(len(s)) if passed[i] and k[i] >= 2] or [index]
-        j = lo + min(cand, key=lambda i: a[lo + i][criterion])
+        cand, lo, hi = rr.passing_rows(rows)
+        j = min(cand, key=lambda i: a[i][criterion])
         oracle = max(r["ari"] for r in rows[lo:hi + 1])
         out.append({"dataset": key[0], "seed": key[1], "gamma": rows[j]["gamma"], "k": rows[j]["n_clusters"],
                     "ratio": rows[j]["ari"] / oracle if oracle > 0 else 1.0})
@@ -162,13 +157,7 @@ def report(write: bool) -> str:
     for c in CRITERIA:
         columns[f"{c}, in range"] = pd.DataFrame(in_range(evidence, n2s, c))
 
-    def cell(df, name):
-        r = df[df["dataset"] == name].sort_values("seed")
-        return " / ".join((("**%.2f**" if v < 0.9 else "%.2f") % v) + f" ({k})" for v, k in zip(r["ratio"], r["k"]))
-
-    def count(df):
-        return f"{int((df['ratio'] >= 0.9).sum())} / {len(df)} (min {df['ratio'].min():.2f})"
-
+    cell, count = rr.ratio_cell, rr.pairs_count
     names = sorted({n for n, _ in n2s})
     shown = ["shipped rule (plateau-end)", "row, argmin", "graph1, argmin", "graph2, argmin",
              "row, in range", "graph1, in range"]

@@ -103,6 +103,28 @@ def summary(df):
     return ((df["ratio"] >= 0.9).sum(), round(df["ratio"].min(), 3), round(df["ratio"].mean(), 3))
 
 
+def passing_rows(rows, n_sub: int = SHIPPED_SUBSAMPLES) -> tuple[list[int], int, int]:
+    """The lattice rows whose resolution the shipped rule passes (at least 2 clusters; its choice when
+    none does), and the range (lo, hi) it swept, grid extension included."""
+    from cellwak.tl._resolution import AUTO_RULE, _decide
+
+    _, lo, hi = choose(rows, AUTO_RULE, n_sub=n_sub)
+    s = np.array([np.mean(r["sub_ari"][:n_sub]) for r in rows[lo:hi + 1]])
+    k = np.array([r["n_clusters"] for r in rows[lo:hi + 1]])
+    index, _, _, passed = _decide(s, k, AUTO_RULE)
+    return [lo + i for i in range(len(s)) if passed[i] and k[i] >= 2] or [lo + index], lo, hi
+
+def ratio_cell(df, name: str) -> str:
+    """A table cell: ``name``'s ratio per seed (bold under 0.9x), each with its cluster count."""
+    r = df[df["dataset"] == name].sort_values("seed")
+    return " / ".join((("**%.2f**" if v < 0.9 else "%.2f") % v) + f" ({k})" for v, k in zip(r["ratio"], r["k"]))
+
+
+def pairs_count(df) -> str:
+    """A table cell: the pairs at >= 0.9x the oracle, of all, with the lowest ratio."""
+    return f"{int((df['ratio'] >= 0.9).sum())} / {len(df)} (min {df['ratio'].min():.2f})"
+
+
 def report(lodo, results, ranked) -> str:
     from cellwak.tl._resolution import AUTO_RULE
 
