@@ -130,11 +130,11 @@ def test_scanpy_umap_and_plot_on_the_cellwak_graph(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_readmes_two_ways_to_scanpy_neighbours_above_ten_thousand_cells():
+def test_the_readmes_three_ways_to_scanpy_neighbours_above_ten_thousand_cells():
     """scanpy 1.11.5's own ``pp.neighbors`` cannot read pynndescent 0.6+'s ``csr_array`` above a
-    few thousand cells; the README offers cellwak's graph under scanpy's keys, or scanpy's exact
-    sklearn transformer. Both must give scanpy's tools a graph they use, at 12,000 cells (18 s,
-    scanpy's import and Leiden included: slow)."""
+    few thousand cells; the README offers cellwak's kNN as scanpy's transformer, cellwak's graph
+    under scanpy's keys, or scanpy's exact sklearn transformer. Each must give scanpy's tools a graph
+    they use, at 12,000 cells (25 s, scanpy's import and Leiden included: slow)."""
     sc = pytest.importorskip("scanpy")
     import anndata as ad
 
@@ -146,7 +146,10 @@ def test_the_readmes_two_ways_to_scanpy_neighbours_above_ten_thousand_cells():
     sc.tl.leiden(adata, neighbors_key="cw", key_added="on_cellwak", flavor="igraph", n_iterations=2, directed=False)
     sc.pp.neighbors(adata, n_neighbors=15, use_rep="X", transformer="sklearn")
     sc.tl.leiden(adata, key_added="on_sklearn", flavor="igraph", n_iterations=2, directed=False)
+    sc.pp.neighbors(adata, use_rep="X", transformer=cw.pp.KNNTransformer(n_neighbors=15), key_added="cw_t")
+    sc.tl.leiden(adata, neighbors_key="cw_t", key_added="on_transformer", flavor="igraph", n_iterations=2,
+                 directed=False)
     from sklearn.metrics import adjusted_rand_score
 
-    for key in ("on_cellwak", "on_sklearn"):
+    for key in ("on_cellwak", "on_sklearn", "on_transformer"):
         assert adjusted_rand_score(truth, adata.obs[key].astype(int)) > 0.9, key
