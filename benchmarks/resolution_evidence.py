@@ -38,22 +38,32 @@ def load_rep(name: str):
     return load(name), None
 
 
-def collect(name: str, seed: int, subsamples: int, lo: int, hi: int) -> dict:
-    from sklearn.metrics import adjusted_rand_score
-
-    from cellwak.io import labelled_mask
+def lattice_runs(name: str, seed: int, subsamples: int, lo: int, hi: int, n_jobs: int = 1):
+    """The CLI's graph of ``name`` (PCA 50 of the scaled features, kNN k=15, union) and Leiden until
+    stable at every resolution of lattice rows lo..hi on it and on ``subsamples`` random 80%
+    subsamples (seed + 1, as cellwak.tl._resolution.select draws them): (adata, context, resolutions,
+    subsamples as (cells, graph), labels by (graph id 'full' or 'subR', resolution))."""
     from cellwak.pp import _neighbors as nb
     from cellwak.tl._parallel_leiden import run_many
     from cellwak.tl._resolution import N_ITERATIONS, lattice
 
     adata, rep = load_rep(name)
-    t = time.perf_counter()
     ctx = nb.compute(adata, n_neighbors=15, n_pcs=None if rep else 50, use_rep=rep, random_state=seed)
     gammas = lattice(lo, hi)
     subs = nb.subsample_graphs(ctx.graph, subsamples, 0.8, seed + 1)
     graphs = {"full": ctx.graph, **{f"sub{r}": g for r, (_, g) in enumerate(subs)}}
     tasks = [(gid, g, seed, N_ITERATIONS) for g in gammas for gid in graphs]
-    labels = dict(zip([(t_[0], t_[1]) for t_ in tasks], run_many(graphs, tasks, n_jobs=1)))
+    labels = dict(zip([(t_[0], t_[1]) for t_ in tasks], run_many(graphs, tasks, n_jobs=n_jobs)))
+    return adata, ctx, gammas, subs, labels
+
+
+def collect(name: str, seed: int, subsamples: int, lo: int, hi: int) -> dict:
+    from sklearn.metrics import adjusted_rand_score
+
+    from cellwak.io import labelled_mask
+
+    t = time.perf_counter()
+    adata, ctx, gammas, subs, labels = lattice_runs(name, seed, subsamples, lo, hi)
     true, mask = labelled_mask(adata)
     rows = []
     for g in gammas:

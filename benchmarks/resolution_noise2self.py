@@ -132,7 +132,7 @@ def report(write: bool) -> str:
     import pandas as pd
 
     import resolution_rules as rr
-    from cellwak.tl._resolution import AUTO_RULE
+    from cellwak.tl._resolution import PLATEAU_RULE as AUTO_RULE  # the rule shipped when measured
     from resolution_alternatives import load_dir
 
     evidence = rr.load_evidence()  # its sets (blood_pbc28 on raw pixels was not used to develop the rule)

@@ -38,7 +38,7 @@ def collect(name: str, seed: int, restarts: int) -> dict:
     from cellwak.io import labelled_mask
     from cellwak.pp import _neighbors as nb
     from cellwak.tl._parallel_leiden import run_many
-    from cellwak.tl._resolution import AUTO_RULE, N_ITERATIONS, SUBSAMPLE_FRACTION, SUBSAMPLES, lattice
+    from cellwak.tl._resolution import PLATEAU_RULE as AUTO_RULE, N_ITERATIONS, SUBSAMPLE_FRACTION, SUBSAMPLES, lattice
     from resolution_alternatives import LATTICE, modularity
     from resolution_evidence import load_rep
 

@@ -104,9 +104,9 @@ def summary(df):
 
 
 def passing_rows(rows, n_sub: int = SHIPPED_SUBSAMPLES) -> tuple[list[int], int, int]:
-    """The lattice rows whose resolution the shipped rule passes (at least 2 clusters; its choice when
-    none does), and the range (lo, hi) it swept, grid extension included."""
-    from cellwak.tl._resolution import AUTO_RULE, _decide
+    """The lattice rows whose resolution plateau-end's stability test passes (at least 2 clusters; its
+    choice when none does), and the range (lo, hi) it swept, grid extension included."""
+    from cellwak.tl._resolution import PLATEAU_RULE as AUTO_RULE, _decide
 
     _, lo, hi = choose(rows, AUTO_RULE, n_sub=n_sub)
     s = np.array([np.mean(r["sub_ari"][:n_sub]) for r in rows[lo:hi + 1]])
@@ -126,7 +126,7 @@ def pairs_count(df) -> str:
 
 
 def report(lodo, results, ranked) -> str:
-    from cellwak.tl._resolution import AUTO_RULE
+    from cellwak.tl._resolution import PLATEAU_RULE as AUTO_RULE
 
     held = [r for row in lodo for k, r in row.items() if k.startswith("ratio_seed")]
     old = next(c for c in results if c.startswith("f=0.9 ref=second support=point stat=mean sub=5") and c.endswith("sub=5"))
@@ -153,12 +153,13 @@ def report(lodo, results, ranked) -> str:
     shipped = (f"f={AUTO_RULE.fraction:g} ref={AUTO_RULE.reference} support={AUTO_RULE.support} stat=mean "
                f"sub={SHIPPED_SUBSAMPLES}")
     total = len(results[best][2])
-    verdict = ("is the best over all ten" if best == shipped else
+    verdict = ("is the best of this family over all ten" if best == shipped else
                f"scores {summary(results[shipped][2])[0]} / {total} in sample; the best over all ten is now `{best}`")
     lines += [
         "",
         f"Held out: {sum(v >= 0.9 for v in held)} / {len(held)} dataset x seed pairs at >= 0.9x the oracle. The rule shipped",
-        f"(`{AUTO_RULE.name}`: {shipped}) {verdict}: {summary(results[best][2])[0]} / {total} in sample; the old",
+        f"alone until 2026-12-02 (`{AUTO_RULE.name}`: {shipped}; since then the stability test of `stable-clusters`,",
+        f"section `resolution-clusterwise`) {verdict}: {summary(results[best][2])[0]} / {total} in sample; the old",
         f"`reproducible` rule (0.9 x second-best, any pass) on the same grid and Leiden policy: "
         f"{summary(results[old][2])[0]} / {total}.",
     ]

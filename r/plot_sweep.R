@@ -5,7 +5,9 @@
 # Table: gamma, n_clusters, and any of stability_subsample, stability_seeds, silhouette,
 # n2s_depwak, n2s_partition, modularity, ari, nmi; `chosen` (TRUE on the chosen row); `passed`
 # (1/0: the rule's test per resolution; failing resolutions' subsample stability drawn as open
-# points). Option `threshold`: the rule's stability threshold, a dotted line on the stability panel.
+# points); `cluster_jaccard` (the least reproducible cluster's Jaccard on the subsamples). Option
+# `threshold`: the rule's stability threshold, a dotted line on the stability panel; `cluster_floor`:
+# the floor on cluster_jaccard, a dotted line on its panel.
 #   Rscript r/plot_sweep.R --in sweep.csv --out sweep.png [--rule reproducible --rule-column stability_subsample]
 
 if (!exists("cellwak_save", mode = "function")) {
@@ -19,6 +21,7 @@ SWEEP_SERIES <- list(   # column -> (panel, series)
   n_clusters = c("clusters", "clusters"),
   stability_subsample = c("stability (ARI)", "across subsamples"),
   stability_seeds = c("stability (ARI)", "across seeds"),
+  cluster_jaccard = c("least reproducible cluster (Jaccard)", "least reproducible cluster"),
   silhouette = c("silhouette", "silhouette"),
   n2s_depwak = c("noise2self loss", "DEPWAK"),
   n2s_partition = c("noise2self loss", "partition"),
@@ -32,7 +35,7 @@ plot_sweep <- function(table, opts = list()) {
   rule_column <- opt(opts, "rule_column", NULL)
   chosen <- if ("chosen" %in% names(table)) table$gamma[as.logical(table$chosen) %in% TRUE] else numeric(0)
   if (!length(chosen) && !is.null(opt(opts, "chosen_gamma"))) chosen <- as.numeric(opt(opts, "chosen_gamma"))
-  shown <- c("n_clusters", "stability_subsample", "stability_seeds", "ari", "nmi", rule_column)
+  shown <- c("n_clusters", "stability_subsample", "stability_seeds", "cluster_jaccard", "ari", "nmi", rule_column)
   rule_panel <- if (!is.null(rule_column)) { w <- SWEEP_SERIES[[rule_column]]; if (is.null(w)) rule_column else w[1] } else NULL
   parts <- list()
   for (column in intersect(unique(shown), names(table))) {
@@ -78,6 +81,14 @@ plot_sweep <- function(table, opts = list()) {
       labs(caption = sprintf("stability: open points fail the rule's test; dotted line: its threshold %.3f", threshold))
   } else if ("passed" %in% names(table) && nrow(stab)) {
     p <- p + labs(caption = "stability: open points fail the rule's test")
+  }
+  floor <- suppressWarnings(as.numeric(opt(opts, "cluster_floor", NA)))
+  jac <- long[long$series == "least reproducible cluster", ]
+  if (length(floor) == 1 && is.finite(floor) && nrow(jac)) {
+    line <- data.frame(panel = factor(jac$panel[1], levels = levels(long$panel)), y = floor)
+    p <- p + geom_hline(data = line, aes(yintercept = y), linetype = "dotted", colour = "grey30", linewidth = 0.5)
+    p$labels$caption <- paste0(if (is.null(p$labels$caption)) "" else paste0(p$labels$caption, "\n"),
+                               sprintf("least reproducible cluster: dotted line, the floor %.2f the chosen one reaches", floor))
   }
   if (length(chosen)) {
     p <- p + geom_vline(xintercept = chosen[1], linetype = "dashed", colour = "grey25", linewidth = 0.5) +

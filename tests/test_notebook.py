@@ -147,6 +147,8 @@ def test_the_readmes_three_ways_to_scanpy_neighbours_above_ten_thousand_cells():
     sc.pp.neighbors(adata, n_neighbors=15, use_rep="X", transformer="sklearn")
     sc.tl.leiden(adata, key_added="on_sklearn", flavor="igraph", n_iterations=2, directed=False)
     sc.pp.neighbors(adata, use_rep="X", transformer=cw.pp.KNNTransformer(n_neighbors=15), key_added="cw_t")
+    assert np.all(adata.obsp["cw_t_distances"].getnnz(axis=1) == 14)      # n_neighbors counts the cell itself
+    assert adata.uns["cw_t"]["params"]["n_neighbors"] == 15
     sc.tl.leiden(adata, neighbors_key="cw_t", key_added="on_transformer", flavor="igraph", n_iterations=2,
                  directed=False)
     from sklearn.metrics import adjusted_rand_score

@@ -78,10 +78,10 @@ def _sweep_rows(result) -> list[tuple]:
 
 def _stability_threshold(result) -> float | None:
     """The stability threshold of the label-free rule when that rule chose (not another --rule)."""
-    from ..tl._resolution import AUTO_RULE
+    from ..tl._resolution import LABEL_FREE_RULES
 
     evidence = result.evidence or {}
-    return evidence.get("threshold") if evidence.get("rule") == AUTO_RULE.name else None
+    return evidence.get("threshold") if evidence.get("rule") in LABEL_FREE_RULES else None
 
 
 def _sweep_table(result) -> list[dict]:

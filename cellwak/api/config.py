@@ -83,7 +83,7 @@ class ClusterConfig(GraphConfig):
     objective: str = "modularity"
     backend: str = "igraph"
     n_iterations: int | None = None  # None: while modularity still gains (-1), at one gamma and in 'auto' alike
-    subsamples: int = 5              # 'auto': 80% subsamples per resolution (up to 15 where the choice is close)
+    subsamples: int = 5              # 'auto': 80% subsamples per resolution (ARI and clusterwise Jaccard; adaptive re-measuring is off)
     jobs: int | None = None          # 'auto': parallel Leiden processes (None: all cores, at most 8)
     auto_gammas: str = "0.05:3:30"   # 'auto': the resolutions swept: the same grid as `sweep` (tl._resolution.GRID)
     scheduler: str | None = None     # a Dask scheduler: kNN query shards, 'auto''s Leiden runs (None: $CELLWAK_DASK_SCHEDULER or here)

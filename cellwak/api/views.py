@@ -204,10 +204,11 @@ def _sweep_rows(rows: list[dict], anchor: dict | None) -> list[dict]:
 def sweep_profile(ws, dataset: str, clustering_id: int | None = None) -> dict:
     """The resolution sweep recorded with a clustering (default: the dataset's latest sweep):
     per resolution its cluster count, stability, whether it passed the stability rule's test (None
-    when another --rule chose) and (with labels) ARI, and the chosen one. ``{"dataset", "rows": [...],
+    when another --rule chose), its least reproducible cluster's Jaccard and (with labels) ARI, and
+    the chosen one. ``{"dataset", "rows": [...],
     "chosen_gamma", "threshold" (the stability rule's, or None), "evidence"}`` (evidence: the
     label-free choice's record, when the clustering asked for is an ``auto`` one); no rows when no sweep chose it."""
-    from ..tl._resolution import AUTO_RULE
+    from ..tl._resolution import LABEL_FREE_RULES
 
     ws = open_workspace(ws)
     ws.dataset(dataset)
@@ -216,10 +217,11 @@ def sweep_profile(ws, dataset: str, clustering_id: int | None = None) -> dict:
     swept = _sweep_rows(ws.clusterings(dataset), anchor)
     for c in swept:
         evidence = c["params"].get("evidence") or {}
-        passed = evidence.get("passed") if c["params"].get("rule") in (None, AUTO_RULE.name) else None
+        passed = evidence.get("passed") if c["params"].get("rule") in (None, *LABEL_FREE_RULES) else None
         out.append({"gamma": float(c["params"]["gamma"]), "clustering_id": int(c["id"]),
                     "n_clusters": int(c["n_clusters"]), "stability": _stability(evidence),
                     "passed": None if passed is None else bool(passed),
+                    "cluster_jaccard": evidence.get("cluster_jaccard"),
                     "ari": (c.get("metrics") or {}).get("ari"), "chosen": bool(c["params"].get("chosen"))})
     chosen = [r["gamma"] for r in out if r["chosen"]]
     evidence = ((anchor or {}).get("params") or {}).get("evidence") if out else None

@@ -31,7 +31,7 @@ def cluster(
         help="Leiden iterations (default -1: while an iteration raises modularity by more than 0.1%, at most 20; at one gamma and in the --gamma auto "
              "sweep alike).", show_default=False)] = ClusterConfig.n_iterations,
     subsamples: Annotated[int, typer.Option(help="With --gamma auto: 80% subsamples per resolution for stability "
-                                                 "(up to 15 where the choice is close).")] = SUBSAMPLES,
+                                                 "(the ARI of each and its clusters' Jaccard).")] = SUBSAMPLES,
     jobs: Jobs = ClusterConfig.jobs,
     scheduler: Scheduler = None,
     device: Device = DEFAULTS["device"],
@@ -40,10 +40,11 @@ def cluster(
     """Cluster cells: representation -> kNN graph -> Leiden at resolution gamma.
 
     With --gamma auto, 30 resolutions from 0.05 to 3 are swept (extended when the choice lands on an
-    edge) and the end of the stable range is kept: the same grid, rule and Leiden iterations as
-    `cellwak sweep`, so both choose the same gamma. The evidence (stability and its spread, the
-    runner-up, why it won, a confidence flag, the most stable coarser partition that also passes) is
-    printed and in --json. Labels are written to the dataset
+    edge) and the finest one is kept that passes the stability test (subsample ARI near the best)
+    and whose every cluster is found again on the subsamples (Jaccard >= 0.6): the same grid, rule
+    and Leiden iterations as `cellwak sweep`, so both choose the same gamma. The evidence (stability
+    and its spread, the least reproducible cluster, the runner-up, why it won, a confidence flag, the
+    most stable coarser partition that also passes) is printed and in --json. Labels are written to the dataset
     (obs column cellwak_leiden) and recorded in the catalog; with reference labels, ARI and NMI are
     reported.
     """
@@ -100,8 +101,10 @@ def render_evidence(console, out: dict) -> None:
         c = ev["chosen"]
         sd = f" +/- {c['stability_sd']:.3f}" if c.get("stability_sd") is not None else ""
         flag = "[bold red]low[/]" if out.get("confidence") == "low" else "high"
+        jac = (f"; least reproducible cluster: Jaccard {c['cluster_jaccard']:.3f}"
+               if c.get("cluster_jaccard") is not None else "")
         console.print(f"evidence: stability {c['stability']:.3f}{sd} over {c['stability_n']} subsamples at gamma "
-                      f"{c['gamma']:g} ({c['n_clusters']} clusters); confidence {flag}")
+                      f"{c['gamma']:g} ({c['n_clusters']} clusters){jac}; confidence {flag}")
         console.print(f"why: {escape(ev['reason'])}")
         r = ev.get("runner_up")
         if r:

@@ -20,8 +20,8 @@ def sweep(
     dataset: Dataset = DEFAULT_DATASET,
     gamma: Annotated[str, typer.Option(help="Resolutions: START:STOP:COUNT (log-spaced) or a list like 0.2,0.5,1.")] = SweepConfig.gammas,
     seeds: Annotated[int, typer.Option(help="Leiden seeds per resolution (stability across seeds when 2 or more).")] = SweepConfig.seeds,
-    subsamples: Annotated[int, typer.Option(help="Random 80% subsamples per resolution (stability across subsamples; "
-                                                 "up to 15 where the choice is close).")] = SweepConfig.subsamples,
+    subsamples: Annotated[int, typer.Option(help="Random 80% subsamples per resolution (stability across subsamples "
+                                                 "and each cluster's Jaccard on them).")] = SweepConfig.subsamples,
     k: K = DEFAULTS["k"],
     seed: Seed = DEFAULTS["seed"],
     rep: Rep = DEFAULTS["rep"],
@@ -69,7 +69,7 @@ def render(console, out: dict) -> None:
     labelled = bool(rows) and rows[0].get("ari") is not None
     table = Table(show_edge=False, pad_edge=False, title=f"{escape(out['dataset'])}: {len(rows)} resolutions "
                   f"in {out['timings']['total']:.1f} s", title_justify="left")
-    cols = ["gamma", "K", "Q", "n2s", "stab/seed", "stab/sub", "sd", "silh."] + (["ARI", "NMI"] if labelled else [])
+    cols = ["gamma", "K", "Q", "n2s", "stab/seed", "stab/sub", "sd", "clus J", "silh."] + (["ARI", "NMI"] if labelled else [])
     for c in cols:
         table.add_column(c, justify="right")
     table.add_column("")
@@ -79,14 +79,16 @@ def render(console, out: dict) -> None:
 
     for r in rows:
         cells = [f"{r['gamma']:.3g}", str(r["n_clusters"]), f(r["modularity"]), f(r["n2s_depwak"], 4),
-                 f(r["stability_seeds"]), f(r["stability_subsample"]), f(r.get("stability_sd")), f(r["silhouette"])]
+                 f(r["stability_seeds"]), f(r["stability_subsample"]), f(r.get("stability_sd")),
+                 f(r.get("cluster_jaccard")), f(r["silhouette"])]
         if labelled:
             cells += [f(r["ari"]), f(r["nmi"])]
         chosen = r["gamma"] == out["chosen_gamma"]
         table.add_row(*cells, "<- chosen" if chosen else "", style="bold" if chosen else None)
     console.print(table)
     console.print("K clusters, Q modularity, n2s the DEPWAK noise2self loss, stab/seed and stab/sub the mean ARI "
-                  "across Leiden seeds and across 80% subsamples (sd: its spread), silh. silhouette")
+                  "across Leiden seeds and across 80% subsamples (sd: its spread), clus J the least reproducible "
+                  "cluster's Jaccard on the subsamples (of those with 1% of the cells or more), silh. silhouette")
     console.print(f"noise2self reference: kNN kernel without partition {out['n2s_knn']:.4f}, "
                   f"mean predictor {out['n2s_mean']:.4f}")
     chosen = "none" if out["chosen_gamma"] is None else f"{out['chosen_gamma']:g}"

@@ -17,7 +17,8 @@ from . import _tables as T
 
 SWEEP_RULE_COLUMNS = {"reproducible": "stability_subsample", "most-stable": "stability_subsample",
                       "silhouette": "silhouette", "n2s": "n2s_depwak", "plateau": "n_clusters",
-                      "plateau-end": "stability_subsample"}  # plateau-end: stability against its threshold
+                      # the label-free rules: stability against its threshold
+                      "plateau-end": "stability_subsample", "stable-clusters": "stability_subsample"}
 _LAST = threading.local()   # how this thread's latest figure was drawn (mode, seconds): see last_render()
 
 
@@ -132,7 +133,8 @@ def sweep(data, *, out, chosen: float | None = None, rule: str | None = None, ke
     """The gamma sweep: clusters, stability, the rule's criterion and (with labels) ARI per gamma,
     the chosen gamma marked. ``data``: the sweep table (DataFrame) or an AnnData with ``uns[key]``.
     A ``passed`` column (the rule's test per resolution) draws the failing resolutions' stability as
-    open points; ``threshold`` (the rule's stability threshold) is drawn as a dotted line."""
+    open points; ``threshold`` (the rule's stability threshold) is drawn as a dotted line, and the
+    ``stable-clusters`` rule's floor on the least reproducible cluster's Jaccard as another."""
     if isinstance(data, pd.DataFrame):
         table = data.copy()
     else:
@@ -147,17 +149,18 @@ def sweep(data, *, out, chosen: float | None = None, rule: str | None = None, ke
     if "gamma" not in table or "n_clusters" not in table or not len(table):
         raise InputError("the sweep table needs gamma and n_clusters rows", "run `cellwak sweep` first")
     table = table.sort_values("gamma").reset_index(drop=True)
-    from ..tl._resolution import AUTO_RULE
+    from ..tl._resolution import AUTO_RULE, LABEL_FREE_RULES
 
-    if rule is not None and rule != AUTO_RULE.name and "passed" in table:
+    if rule is not None and rule not in LABEL_FREE_RULES and "passed" in table:
         table = table.drop(columns="passed")  # the stability rule's test, not the rule that chose
         threshold = None
+    floor = {"cluster_floor": AUTO_RULE.cluster_floor} if rule == AUTO_RULE.name and "cluster_jaccard" in table else {}
     chosen = None if chosen is None or pd.isna(chosen) else float(chosen)
     table["chosen"] = np.isclose(table["gamma"], chosen) if chosen is not None else False
     numeric = [c for c in table.columns if c == "chosen" or pd.api.types.is_numeric_dtype(table[c])]
     return _draw("sweep", [table[numeric].astype({c: float for c in numeric if c != "chosen"})], out, title=title,
                  width=width, height=height, dpi=dpi, show=show, mode=mode, rule=rule,
-                 rule_column=SWEEP_RULE_COLUMNS.get(rule or ""),
+                 rule_column=SWEEP_RULE_COLUMNS.get(rule or ""), **floor,
                  **({"threshold": float(threshold)} if threshold is not None and np.isfinite(threshold) else {}))
 
 

@@ -92,7 +92,9 @@ def rule_auto(table: pd.DataFrame) -> float:
         "gamma": table["gamma"],
         "n_clusters": table["stability_clusters"] if "stability_clusters" in table else table["n_clusters"],
         "stability": s, "stability_sd": table.get("stability_sd", pd.Series(np.nan, index=table.index)),
-        "stability_n": n.fillna(1)}).sort_values("gamma").reset_index(drop=True)
+        "stability_n": n.fillna(1),
+        **({"cluster_jaccard": table["cluster_jaccard"]} if "cluster_jaccard" in table else {}),
+    }).sort_values("gamma").reset_index(drop=True)
     return float(evidence["gamma"].iloc[apply_rule(evidence, AUTO_RULE).index])
 
 

@@ -144,11 +144,14 @@ def evaluate_partitions(ctx: GraphContext, gammas, full: dict, stability: pd.Dat
         table["stability_subsample"] = table["gamma"].map(ev["stability"])
         table["stability_sd"] = table["gamma"].map(ev["stability_sd"])
         table["stability_n"] = table["gamma"].map(ev["stability_n"])
+        if "cluster_jaccard" in ev:
+            table["cluster_jaccard"] = table["gamma"].map(ev["cluster_jaccard"])
         table["passed"] = table["gamma"].map(ev["passed"]).astype(bool)
         if table["n_clusters"].isna().any() or not np.array_equal(table["n_clusters"].to_numpy(), ev.loc[table["gamma"], "n_clusters"].to_numpy()):
             table["stability_clusters"] = table["gamma"].map(ev["n_clusters"])  # measured on a subset graph
     else:
         table["stability_subsample"] = np.nan
+        table["cluster_jaccard"] = np.nan
     return table
 
 

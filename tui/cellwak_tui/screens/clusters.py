@@ -317,6 +317,8 @@ class ClustersScreen(ApiScreen):
             info = f"{len(rows)} resolutions from {rows[0]['gamma']:.3g} to {rows[-1]['gamma']:.3g}"
             if chosen:
                 stab = f", stability {chosen['stability']:.3f}" if chosen["stability"] is not None else ""
+                if chosen.get("cluster_jaccard") is not None:
+                    stab += f", least reproducible cluster {chosen['cluster_jaccard']:.3f}"
                 info += f"; chosen gamma {chosen['gamma']:.3g}: {chosen['n_clusters']} clusters{stab}"
             marks = ["x: fails the stability test"] if any(r.get("passed") is False for r in rows) else []
             if profile.get("threshold") is not None:

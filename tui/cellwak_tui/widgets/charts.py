@@ -31,10 +31,11 @@ class LossPlot(PlotextPlot):
 
 
 class SweepPlot(PlotextPlot):
-    """Clusters and stability against the resolution, the chosen gamma marked; the resolutions that
-    fail the stability rule's test as crosses, its threshold as a level dotted line. Those two have
-    no legend entry (the clusters screen's text under the chart names them): plotext draws its
-    legend over the top-left corner, where five entries hid the most stable, coarse resolutions."""
+    """Clusters, stability and the least reproducible cluster's Jaccard against the resolution, the
+    chosen gamma marked; the resolutions that fail the stability rule's test as crosses, its
+    threshold as a level dotted line. Those two have no legend entry (the clusters screen's text
+    under the chart names them): plotext draws its legend over the top-left corner, where five
+    entries hid the most stable, coarse resolutions."""
 
     def show(self, profile: dict) -> None:
         plt = self.plt
@@ -61,6 +62,10 @@ class SweepPlot(PlotextPlot):
         if profile.get("threshold") is not None and stab:  # a series, not plt.hline: its yside="right" draws elsewhere
             plt.plot([gammas[0], gammas[-1]], [profile["threshold"]] * 2, marker="braille", color="white",
                      yside="right")
+        jac = [(g, r["cluster_jaccard"]) for g, r in zip(gammas, rows) if r.get("cluster_jaccard") is not None]
+        if jac:
+            plt.plot([g for g, _ in jac], [v for _, v in jac], marker="braille", label="least cluster J",
+                     color="blue", yside="right")
         if ari:
             plt.plot([g for g, _ in ari], [v for _, v in ari], marker="braille", label="ARI (labels)",
                      color="magenta", yside="right")
