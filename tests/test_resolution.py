@@ -192,8 +192,9 @@ def _selection(s, k, chosen_row):
 
 
 def test_evidence_names_the_most_stable_coarser_partition_and_the_passing_range():
-    """A wide stable range (digits: 4-21 clusters pass, 21 chosen) is reported with the coarser
-    partition the user may want instead: the most stable passing one with fewer clusters."""
+    """A wide stable range (digits under the stability test alone: 4-21 clusters pass, 21 chosen) is
+    reported with the coarser partition the user may want instead: the most stable passing one with
+    fewer clusters."""
     s = [0.70, 0.90, 0.95, 0.93, 0.91, 0.90, 0.70]  # threshold 0.875 x 0.93
     k = [1, 4, 9, 11, 15, 21, 26]
     sel = _selection(s, k, 5)
