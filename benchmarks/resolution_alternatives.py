@@ -27,7 +27,6 @@ benchmarks/out/evidence (resolution_evidence.py) and writes section ``resolution
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import random
@@ -40,7 +39,6 @@ import numpy as np
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
-from datasets import DATASETS, EXTRA  # noqa: E402
 
 OUT = HERE / "out" / "alternatives"
 LATTICE = (-5, 37)          # as resolution_evidence.py: the default grid 0.05..3 is rows 5..34
@@ -300,38 +298,13 @@ def report(write: bool) -> str:
         + f"{cell(hybrids[1.0], 'digits')} and {cell(hybrids[1.0], 'pbmc68k_reduced')}; "
         + f"held out (t chosen on the other sets): {sum(v >= 0.9 for v in hybrid_held)} / {len(hybrid_held)}.",
     ]
-    md = "\n".join(lines)
-    print(md)
-    if write:
-        from _common import update_section
-
-        update_section("resolution-alternatives", md)
-    return md
+    return rr.publish("\n".join(lines), "resolution-alternatives", write)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    c = sub.add_parser("collect")
-    c.add_argument("--datasets", nargs="+", default=[*DATASETS, *EXTRA, "blood_pbc28_dino"])
-    c.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    r = sub.add_parser("report")
-    r.add_argument("--write", action="store_true")
-    args = ap.parse_args()
-    if args.cmd == "report":
-        report(args.write)
-        return
-    OUT.mkdir(parents=True, exist_ok=True)
-    for name in args.datasets:
-        if name == "blood_pbc28":
-            continue  # raw pixels: not used to develop the rule (see resolution_rules.py)
-        for seed in args.seeds:
-            path = OUT / f"{name}_seed{seed}.json"
-            if path.exists():
-                continue
-            data = collect(name, seed)
-            path.write_text(json.dumps(data))
-            print(f"{name} seed {seed}: {data['seconds']:.0f} s", flush=True)
+    import resolution_rules as rr
+
+    rr.collect_or_report(__doc__, OUT, collect, report)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ benchmarks/out/evidence (5 subsamples, as the CLI), the null's stability at the 
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -31,7 +30,6 @@ import numpy as np
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
-from datasets import DATASETS, EXTRA  # noqa: E402
 
 OUT = HERE / "out" / "clest"
 LATTICE = (-5, 37)   # as resolution_evidence.py: the default grid 0.05..3 is rows 5..34
@@ -154,36 +152,13 @@ def report(write: bool) -> str:
     lines += ["", "Null stability per cluster count (2 / 5 / 10 / 20 clusters, interpolated): " + "; ".join(
         f"{n} " + " / ".join(f"{np.interp(np.log(k), *null_curve(nulls[n]['rows'])):.2f}" for k in (2, 5, 10, 20))
         for n in names) + "."]
-    md = "\n".join(lines)
-    print(md)
-    if write:
-        from _common import update_section
-
-        update_section("resolution-clest", md)
-    return md
+    return rr.publish("\n".join(lines), "resolution-clest", write)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    c = sub.add_parser("collect")
-    c.add_argument("--datasets", nargs="+", default=[*(d for d in DATASETS if d != "blood_pbc28"), *EXTRA,
-                                                     "blood_pbc28_dino"])
-    c.add_argument("--subsamples", type=int, default=N_SUB)
-    r = sub.add_parser("report")
-    r.add_argument("--write", action="store_true")
-    args = ap.parse_args()
-    if args.cmd == "report":
-        report(args.write)
-        return
-    OUT.mkdir(parents=True, exist_ok=True)
-    for name in args.datasets:
-        path = OUT / f"{name}.json"
-        if path.exists():
-            continue
-        d = collect(name, args.subsamples)
-        path.write_text(json.dumps(d))
-        print(f"{name}: {d['seconds']:.0f} s", flush=True)
+    import resolution_rules as rr
+
+    rr.collect_or_report(__doc__, OUT, collect, report, per_seed=False, subsamples=N_SUB)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ cellwak's own ``apply_rule`` on the same evidence.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -32,7 +31,6 @@ import numpy as np
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
-from datasets import DATASETS, EXTRA  # noqa: E402
 
 OUT = HERE / "out" / "clusterwise"
 LATTICE = (-5, 37)   # as resolution_evidence.py: the default grid 0.05..3 is rows 5..34
@@ -149,7 +147,7 @@ def family():
             yield f"{name}: in the passing range, finest >= {t} with a neighbour", in_range(name, t, neighbour=True)
 
 
-def score(runs: dict, pick) -> "pd.DataFrame":
+def score(runs: dict, pick):
     import pandas as pd
 
     out = []
@@ -265,40 +263,13 @@ def report(write: bool) -> str:
                   f"on the subsample ARI, section `resolution-lodo`): {sum(v >= 0.9 for v in u_held)} / {len(u_held)} "
                   f"held out; the ARI family alone: {sum(v >= 0.9 for v in ari_held)} / {len(ari_held)}. "
                   "Rules chosen across the folds: " + "; ".join(f"`{c}`" for c in picked) + "."]
-    md = "\n".join(lines)
-    print(md)
-    if write:
-        from _common import update_section
-
-        update_section("resolution-clusterwise", md)
-    return md
+    return rr.publish("\n".join(lines), "resolution-clusterwise", write)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    c = sub.add_parser("collect")
-    c.add_argument("--datasets", nargs="+", default=[*(d for d in DATASETS if d != "blood_pbc28"), *EXTRA,
-                                                     "blood_pbc28_dino"])
-    c.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    c.add_argument("--subsamples", type=int, default=N_SUB)
-    r = sub.add_parser("report")
-    r.add_argument("--write", action="store_true")
-    args = ap.parse_args()
-    if args.cmd == "report":
-        report(args.write)
-        return
-    OUT.mkdir(parents=True, exist_ok=True)
-    for name in args.datasets:
-        for seed in args.seeds:
-            path = OUT / f"{name}_seed{seed}.json"
-            if path.exists():
-                continue
-            d = collect(name, seed, args.subsamples)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(d))
-            tmp.replace(path)
-            print(f"{name} seed {seed}: {d['seconds']:.0f} s", flush=True)
+    import resolution_rules as rr
+
+    rr.collect_or_report(__doc__, OUT, collect, report, subsamples=N_SUB)
 
 
 if __name__ == "__main__":

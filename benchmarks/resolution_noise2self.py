@@ -27,8 +27,6 @@ passing range (``in range``). ``collect`` writes benchmarks/out/noise2self/{data
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -38,7 +36,6 @@ import numpy as np
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
-from datasets import DATASETS, EXTRA  # noqa: E402
 
 OUT = HERE / "out" / "noise2self"
 LATTICE = (-5, 37)   # as resolution_evidence.py: the default grid 0.05..3 is rows 5..34
@@ -179,37 +176,13 @@ def report(write: bool) -> str:
         lines.append(f"| {name} | " + " | ".join(cell(columns[c], name) for c in shown) + " |")
     lines.append("| pairs at >= 0.9x | " + " | ".join(count(columns[c]) for c in shown) + " |")
     lines += ["", "Every criterion: " + "; ".join(f"{c} {count(df)}" for c, df in columns.items()) + "."]
-    md = "\n".join(lines)
-    print(md)
-    if write:
-        from _common import update_section
-
-        update_section("resolution-noise2self", md)
-    return md
+    return rr.publish("\n".join(lines), "resolution-noise2self", write)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    c = sub.add_parser("collect")
-    c.add_argument("--datasets", nargs="+", default=[*(d for d in DATASETS if d != "blood_pbc28"), *EXTRA,
-                                                     "blood_pbc28_dino"])
-    c.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    r = sub.add_parser("report")
-    r.add_argument("--write", action="store_true")
-    args = ap.parse_args()
-    if args.cmd == "report":
-        report(args.write)
-        return
-    OUT.mkdir(parents=True, exist_ok=True)
-    for name in args.datasets:
-        for seed in args.seeds:
-            path = OUT / f"{name}_seed{seed}.json"
-            if path.exists():
-                continue
-            d = collect(name, seed)
-            path.write_text(json.dumps(d))
-            print(f"{name} seed {seed}: {d['seconds']:.0f} s", flush=True)
+    import resolution_rules as rr
+
+    rr.collect_or_report(__doc__, OUT, collect, report)
 
 
 if __name__ == "__main__":

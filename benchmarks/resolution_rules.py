@@ -125,6 +125,53 @@ def pairs_count(df) -> str:
     return f"{int((df['ratio'] >= 0.9).sum())} / {len(df)} (min {df['ratio'].min():.2f})"
 
 
+def publish(md: str, section: str, write: bool) -> str:
+    """Print a development report and, with ``write``, put it in BENCHMARKS.md as ``section``."""
+    print(md)
+    if write:
+        from _common import update_section
+
+        update_section(section, md)
+    return md
+
+
+def collect_or_report(doc: str, out: Path, collect, report, *, per_seed: bool = True,
+                      subsamples: int | None = None) -> None:
+    """The command line of the development scripts: ``collect`` (each dataset, and seed with
+    ``per_seed``, measured once into ``out``, written whole or not at all) or ``report [--write]``.
+    ``collect(name, seed=..., subsamples=...)`` gets the keywords its options give."""
+    from datasets import DATASETS, EXTRA
+
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("collect")
+    # raw pixels of blood_pbc28 were not used to develop the rule: nothing fine is reproducible there
+    c.add_argument("--datasets", nargs="+", default=[*(d for d in DATASETS if d != "blood_pbc28"), *EXTRA,
+                                                     "blood_pbc28_dino"])
+    if per_seed:
+        c.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    if subsamples is not None:
+        c.add_argument("--subsamples", type=int, default=subsamples)
+    r = sub.add_parser("report")
+    r.add_argument("--write", action="store_true")
+    args = ap.parse_args()
+    if args.cmd == "report":
+        report(args.write)
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    options = {} if subsamples is None else {"subsamples": args.subsamples}
+    for name in args.datasets:
+        for seed in args.seeds if per_seed else [None]:
+            path = out / (f"{name}_seed{seed}.json" if per_seed else f"{name}.json")
+            if path.exists():
+                continue
+            d = collect(name, **({"seed": seed} if per_seed else {}), **options)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(d))
+            tmp.replace(path)
+            print(f"{name}{f' seed {seed}' if per_seed else ''}: {d['seconds']:.0f} s", flush=True)
+
+
 def report(lodo, results, ranked) -> str:
     from cellwak.tl._resolution import PLATEAU_RULE as AUTO_RULE
 
