@@ -88,7 +88,7 @@ plot_sweep <- function(table, opts = list()) {
     line <- data.frame(panel = factor(jac$panel[1], levels = levels(long$panel)), y = floor)
     p <- p + geom_hline(data = line, aes(yintercept = y), linetype = "dotted", colour = "grey30", linewidth = 0.5)
     p$labels$caption <- paste0(if (is.null(p$labels$caption)) "" else paste0(p$labels$caption, "\n"),
-                               sprintf("least reproducible cluster: dotted line, the floor %.2f the chosen one reaches", floor))
+                               sprintf("least reproducible cluster: dotted line, the rule's floor %.2f", floor))
   }
   if (length(chosen)) {
     p <- p + geom_vline(xintercept = chosen[1], linetype = "dashed", colour = "grey25", linewidth = 0.5) +

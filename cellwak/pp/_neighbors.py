@@ -100,6 +100,15 @@ def check_settings(n_obs: int, n_neighbors: int, *, method: str = "auto", metric
             raise InputError(f"unknown {what} {value!r}", f"choose one of {', '.join(allowed)}")
 
 
+def for_metric(X: np.ndarray, metric: str) -> np.ndarray:
+    """``X`` as the kNN search sees it: for ``cosine`` each row scaled to unit length (Euclidean
+    distance of unit vectors orders neighbours as cosine does; zero rows stay zero)."""
+    if metric != "cosine":
+        return X
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return (X / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+
+
 def _representation(adata, use_rep, n_pcs, seed, features=None) -> tuple[np.ndarray, dict]:
     """scanpy's semantics: ``use_rep`` None -> cellwak's PCA with ``n_pcs`` components (50 when
     None); an obsm key -> that matrix (its first ``n_pcs`` columns when ``n_pcs`` is given)."""
@@ -134,9 +143,7 @@ def compute(adata, *, n_neighbors: int = 15, n_pcs: int | None = None, use_rep: 
         what = rep_info["rep"] if rep_info["rep"] != "X" else "the features"
         raise InputError(f"every cell has the same values in {what}: there is nothing to cluster",
                          "check the data (a constant export, or features that were all dropped), or choose another --rep")
-    if metric == "cosine":  # Euclidean distance of unit vectors orders neighbours as cosine does
-        norms = np.linalg.norm(X, axis=1, keepdims=True)
-        X = (X / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+    X = for_metric(X, metric)
     timings["representation"] = time.perf_counter() - t
     t = time.perf_counter()
     knn = knn_search(X, n_neighbors, method=method, device=device, seed=random_state, scheduler=scheduler,
@@ -261,9 +268,7 @@ def load(adata, neighbors_key: str | None = None) -> GraphContext:
             X = X[:, feature_index(adata, rep_info["features"])]
     if params.get("n_pcs") and use_rep != "X":
         X = X[:, : int(params["n_pcs"])]
-    if params.get("metric") == "cosine":
-        norms = np.linalg.norm(X, axis=1, keepdims=True)
-        X = (X / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+    X = for_metric(X, params.get("metric", "euclidean"))
     graph = sp.csr_matrix(adata.obsp[conn_key], dtype=np.float32)
     weights = str(params.get("weights", "binary" if np.all(graph.data == 1) else "umap"))
     ctx_params = {"k": int(knn.k), "knn": str(params.get("method", "exact")), "metric": str(params.get("metric", "euclidean")),

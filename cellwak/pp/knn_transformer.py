@@ -24,8 +24,9 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from ..choices import KNN_METHODS
+from ..choices import KNN_METHODS, KNN_METRICS
 from ..errors import InputError
+from ._neighbors import for_metric
 
 
 class KNNTransformer(TransformerMixin, BaseEstimator):
@@ -53,17 +54,14 @@ class KNNTransformer(TransformerMixin, BaseEstimator):
         if not np.isfinite(X).all():
             raise InputError("the matrix given to KNNTransformer has NaN or infinite values",
                              "impute or drop those cells first")
-        if self.metric not in ("euclidean", "cosine"):
-            raise InputError(f"unknown metric {self.metric!r} for KNNTransformer", "choose euclidean or cosine")
+        if self.metric not in KNN_METRICS:
+            raise InputError(f"unknown metric {self.metric!r} for KNNTransformer", f"choose one of {', '.join(KNN_METRICS)}")
         if self.method not in KNN_METHODS:
             raise InputError(f"unknown method {self.method!r} for KNNTransformer", f"choose one of {', '.join(KNN_METHODS)}")
         if not isinstance(self.n_neighbors, (int, np.integer)) or not 2 <= self.n_neighbors <= X.shape[0]:
             raise InputError(f"n_neighbors={self.n_neighbors} for {X.shape[0]} cells: it counts the cell itself",
                              f"choose an integer from 2 to {X.shape[0]}")
-        if self.metric == "cosine":  # Euclidean distance of unit vectors orders neighbours as cosine does
-            norms = np.linalg.norm(X, axis=1, keepdims=True)
-            X = X / np.where(norms > 0, norms, 1.0)
-        return np.ascontiguousarray(X, dtype=np.float32)
+        return np.ascontiguousarray(for_metric(X, self.metric), dtype=np.float32)
 
     def fit(self, X, y=None):
         from ..device import resolve_device

@@ -56,7 +56,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._resolution_evidence import Selection, _explain, _mean3, _num  # noqa: F401 (the selection's record, in words)
+from ._resolution_evidence import Selection, _explain  # the selection's record, in words
 
 GRID_START, GRID_STOP, GRID_COUNT = 0.05, 3.0, 30
 GRID = f"{GRID_START:g}:{GRID_STOP:g}:{GRID_COUNT}"
@@ -126,7 +126,7 @@ class Decision:
     reference: float
     passed: np.ndarray         # per row: the test passed
     runner_up: int | None      # the nearest finer resolution not chosen: failed, or a cluster under the floor
-    plateau_end: int = None    # the finest passing row (the choice without the cluster floor)
+    plateau_end: int | None = None  # the finest passing row (the choice without the cluster floor)
 
 
 def _passes(s: np.ndarray, ok: np.ndarray, thr: float, support: str, k: np.ndarray = None, run: int = 3) -> np.ndarray:
@@ -207,14 +207,16 @@ def agreement(scores: list, k: np.ndarray, rule: Rule, chosen_k: int, seed: int 
 
     rng = np.random.default_rng(seed)
     arrays = [np.asarray(x, dtype=float) for x in scores]
+    floor = jaccards is not None and rule.cluster_floor is not None
+    jac = [(np.asarray(j, dtype=float), sizes) for j, sizes in jaccards] if floor else []
     same = 0
     for _ in range(BOOTSTRAP):
         draws = [rng.integers(0, a.size, a.size) for a in arrays]
         s = np.array([a[d].mean() if a.size else np.nan for a, d in zip(arrays, draws)])
         index, _, _, passed = _decide(s, k, rule)
-        if jaccards is not None and rule.cluster_floor is not None:
-            j = [lowest(np.asarray(jac)[d], sizes) if len(jac) else np.nan for (jac, sizes), d in zip(jaccards, draws)]
-            index = _floor(index, passed, k, j, rule)
+        if floor:
+            lows = [lowest(j[d], sizes) if len(j) else np.nan for (j, sizes), d in zip(jac, draws)]
+            index = _floor(index, passed, k, lows, rule)
         same += int(k[index] == chosen_k)
     return same / BOOTSTRAP
 

@@ -104,13 +104,12 @@ def _explain(table: pd.DataFrame, decision: Decision, rule: Rule, n_extended: in
     r = table.iloc[decision.index]
     jac = table["cluster_jaccard"].to_numpy(dtype=float) if "cluster_jaccard" in table else np.full(len(table), np.nan)
     floor = rule.cluster_floor if rule.cluster_floor is not None and np.isfinite(jac).any() else None
-    why = (f"finest resolution whose stability {r['stability']:.3f} +/- {np.nan_to_num(r['stability_sd']):.3f} "
-           f"(sd over {int(r['stability_n'])} subsamples) reaches {rule.fraction:g} x {decision.reference:.3f} "
-           f"(the second-best) = {decision.threshold:.3f}")
-    if floor is not None:
-        why = why.replace("finest resolution whose", "finest resolution whose every cluster (of those holding 1% of "
-                          f"the cells or more) is found again on the subsamples with a Jaccard of {floor:g} or more "
-                          f"(here the least: {jac[decision.index]:.3f}) and whose", 1)
+    clusters = ("" if floor is None else "every cluster (of those holding 1% of the cells or more) is found again "
+                f"on the subsamples with a Jaccard of {floor:g} or more (here the least: {jac[decision.index]:.3f}) "
+                "and whose ")
+    why = (f"finest resolution whose {clusters}stability {r['stability']:.3f} +/- "
+           f"{np.nan_to_num(r['stability_sd']):.3f} (sd over {int(r['stability_n'])} subsamples) reaches "
+           f"{rule.fraction:g} x {decision.reference:.3f} (the second-best) = {decision.threshold:.3f}")
     if rule.support == "smooth":
         why += f", and so does its mean with its neighbours ({_mean3(table, decision.index):.3f})"
     elif rule.support == "neighbour" and decision.passed[decision.index]:

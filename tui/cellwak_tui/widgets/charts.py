@@ -65,7 +65,7 @@ class SweepPlot(PlotextPlot):
         jac = [(g, r["cluster_jaccard"]) for g, r in zip(gammas, rows) if r.get("cluster_jaccard") is not None]
         if jac:
             plt.plot([g for g, _ in jac], [v for _, v in jac], marker="braille", label="least cluster J",
-                     color="blue", yside="right")
+                     color="orange", yside="right")  # blue looked like the failing crosses in the screenshots
         if ari:
             plt.plot([g for g, _ in ari], [v for _, v in ari], marker="braille", label="ARI (labels)",
                      color="magenta", yside="right")
