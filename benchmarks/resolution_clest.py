@@ -130,7 +130,6 @@ def report(write: bool) -> str:
                         "ratio": rows[i]["ari"] / oracle if oracle > 0 else 1.0})
         columns[f"Clest, {how}"] = pd.DataFrame(out)
 
-    cell, count = rr.ratio_cell, rr.pairs_count
     names = sorted({n for n, _ in evidence})
     lines = [
         "### Stability against a structureless null (Clest) as the resolution criterion",
@@ -143,12 +142,8 @@ def report(write: bool) -> str:
         "argmax: the largest excess on the default grid; in range: the largest excess among the resolutions the",
         "shipped rule passes. Ratio = ARI of the choice / best ARI on the default grid (clusters), seeds 0 / 1 / 2.",
         "",
-        "| dataset | " + " | ".join(columns) + " |",
-        "|---|" + "---|" * len(columns),
+        *rr.ratio_table(columns, names),
     ]
-    for name in names:
-        lines.append(f"| {name} | " + " | ".join(cell(df, name) for df in columns.values()) + " |")
-    lines.append("| pairs at >= 0.9x | " + " | ".join(count(df) for df in columns.values()) + " |")
     lines += ["", "Null stability per cluster count (2 / 5 / 10 / 20 clusters, interpolated): " + "; ".join(
         f"{n} " + " / ".join(f"{np.interp(np.log(k), *null_curve(nulls[n]['rows'])):.2f}" for k in (2, 5, 10, 20))
         for n in names) + "."]

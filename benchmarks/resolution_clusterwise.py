@@ -222,7 +222,6 @@ def report(write: bool) -> str:
     per_stat = {s: max((c for c in results if c.startswith(s + ":")), key=lambda c: key(results[c])) for s in STATS}
     columns = {"plateau-end (until 2026-12-02)": base, **{f"best with {s}": results[c] for s, c in per_stat.items()},
                "stable-clusters (shipped)": now}
-    cell, count = rr.ratio_cell, rr.pairs_count
     lines = [
         "### Clusterwise stability (Hennig's Jaccard per cluster) as the resolution criterion",
         "",
@@ -237,12 +236,8 @@ def report(write: bool) -> str:
         "choice / best ARI on the resolutions swept (grid extension as the CLI), per seed 0 / 1 / 2 (clusters). Columns:",
         "plateau-end, the best candidate in sample per statistic, and the rule shipped since (cellwak's `apply_rule`).",
         "",
-        "| dataset | " + " | ".join(columns) + " |",
-        "|---|" + "---|" * len(columns),
+        *rr.ratio_table(columns, names),
     ]
-    for name in names:
-        lines.append(f"| {name} | " + " | ".join(cell(df, name) for df in columns.values()) + " |")
-    lines.append("| pairs at >= 0.9x | " + " | ".join(count(df) for df in columns.values()) + " |")
     floors = [c for c in results if c.startswith("min1pct: in the passing range, finest >= ") and "neighbour" not in c]
     lines += ["", "The shipped floor and its neighbours (`min1pct` in the passing range), pairs at >= 0.9x in sample: "
               + ", ".join(f"{c.rsplit(' ', 1)[1]}: {key(results[c])[0]}" for c in floors)

@@ -154,7 +154,7 @@ def report(write: bool) -> str:
     for c in CRITERIA:
         columns[f"{c}, in range"] = pd.DataFrame(in_range(evidence, n2s, c))
 
-    cell, count = rr.ratio_cell, rr.pairs_count
+    count = rr.pairs_count
     names = sorted({n for n, _ in n2s})
     shown = ["shipped rule (plateau-end)", "row, argmin", "graph1, argmin", "graph2, argmin",
              "row, in range", "graph1, in range"]
@@ -169,12 +169,8 @@ def report(write: bool) -> str:
         "clusters cut. argmin: the lowest loss on the default grid; in range: the lowest loss among the",
         "resolutions the shipped rule passes.",
         "",
-        "| dataset | " + " | ".join(shown) + " |",
-        "|---|" + "---|" * len(shown),
+        *rr.ratio_table({c: columns[c] for c in shown}, names),
     ]
-    for name in names:
-        lines.append(f"| {name} | " + " | ".join(cell(columns[c], name) for c in shown) + " |")
-    lines.append("| pairs at >= 0.9x | " + " | ".join(count(columns[c]) for c in shown) + " |")
     lines += ["", "Every criterion: " + "; ".join(f"{c} {count(df)}" for c, df in columns.items()) + "."]
     return rr.publish("\n".join(lines), "resolution-noise2self", write)
 

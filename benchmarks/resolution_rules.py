@@ -125,6 +125,14 @@ def pairs_count(df) -> str:
     return f"{int((df['ratio'] >= 0.9).sum())} / {len(df)} (min {df['ratio'].min():.2f})"
 
 
+def ratio_table(columns: dict, names) -> list[str]:
+    """Markdown lines: one row per dataset (``ratio_cell`` of each column's scores), then the pairs
+    at >= 0.9x per column."""
+    return ["| dataset | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns),
+            *(f"| {name} | " + " | ".join(ratio_cell(df, name) for df in columns.values()) + " |" for name in names),
+            "| pairs at >= 0.9x | " + " | ".join(pairs_count(df) for df in columns.values()) + " |"]
+
+
 def publish(md: str, section: str, write: bool) -> str:
     """Print a development report and, with ``write``, put it in BENCHMARKS.md as ``section``."""
     print(md)
