@@ -80,7 +80,8 @@ def current() -> str | None:
 _IGRAPHS: dict[int, tuple] = {}  # id(adjacency) -> (weak reference, igraph Graph): built once per worker
 
 
-def _leiden_task(adjacency, weighted: bool, gamma: float, seed: int, n_iterations: int) -> np.ndarray:
+def _leiden_task(adjacency, weighted: bool, gamma: float, seed: int, n_iterations: int,
+                 policy_edges: int | None = None) -> np.ndarray:
     from ..graph.leiden import leiden, to_igraph
 
     key = id(adjacency)
@@ -91,17 +92,21 @@ def _leiden_task(adjacency, weighted: bool, gamma: float, seed: int, n_iteration
         cached = (weakref.ref(adjacency), to_igraph(adjacency, weighted=weighted))
         _IGRAPHS[key] = cached
     return leiden(adjacency, gamma, seed=seed, n_iterations=n_iterations, graph=cached[1],
-                  weighted=weighted).astype(np.int32)
+                  weighted=weighted, policy_edges=policy_edges).astype(np.int32)
 
 
 # -- on the caller -------------------------------------------------------------------------
-def run_on_cluster(address: str, graphs: dict, weighted: dict, tasks: list[tuple], progress_task=None) -> list[np.ndarray]:
-    """``tasks``: (graph id, gamma, seed, n_iterations); labels per task, in order."""
+def run_on_cluster(address: str, graphs: dict, weighted: dict, tasks: list[tuple], progress_task=None,
+                   policy_edges: dict | None = None) -> list[np.ndarray]:
+    """``tasks``: (graph id, gamma, seed, n_iterations); labels per task, in order. ``policy_edges``:
+    graph id -> the edge count Leiden's iteration tolerance is read from."""
     from distributed import as_completed
 
     with _client(address) as client:
         shared = {gid: client.scatter(A, broadcast=True, hash=False) for gid, A in graphs.items()}
-        futures = [client.submit(_leiden_task, shared[gid], weighted[gid], gamma, seed, n_iter, pure=False)
+        policy_edges = policy_edges or {}
+        futures = [client.submit(_leiden_task, shared[gid], weighted[gid], gamma, seed, n_iter, policy_edges.get(gid),
+                                 pure=False)
                    for gid, gamma, seed, n_iter in tasks]
         position = {f.key: i for i, f in enumerate(futures)}
         results: list = [None] * len(futures)

@@ -34,9 +34,11 @@ def julia_info() -> dict:
             "julia_leiden_max_iterations": int(leiden_module.MAX_ITERATIONS)}
 
 
-def run_many_julia(graphs: dict, tasks: list[tuple], weighted: dict, progress_task=None) -> list[np.ndarray]:
+def run_many_julia(graphs: dict, tasks: list[tuple], weighted: dict, progress_task=None,
+                   policy_edges: dict | None = None) -> list[np.ndarray]:
     """Labels per task ((graph id, gamma, seed, n_iterations)), in order, from Julia's Leiden.
-    An unweighted graph is sent as 0/1 (as :func:`cellwak.graph.leiden.leiden` does)."""
+    An unweighted graph is sent as 0/1 (as :func:`cellwak.graph.leiden.leiden` does).
+    ``policy_edges``: graph id -> the edge count the iteration tolerance is read from."""
     from ..backends.julia import shared_kernels
 
     kernels = shared_kernels()
@@ -47,7 +49,7 @@ def run_many_julia(graphs: dict, tasks: list[tuple], weighted: dict, progress_ta
     for (gid, n_iterations), positions in groups.items():
         A = graphs[gid]
         A = A if weighted[gid] else (A != 0).astype(np.float64)
-        policy = iteration_policy(sp.triu(A, k=1).nnz)
+        policy = iteration_policy((policy_edges or {}).get(gid) or sp.triu(A, k=1).nnz)
         labels = kernels.leiden_many(A, [tasks[p][1] for p in positions], [tasks[p][2] for p in positions],
                                      n_iterations=n_iterations, **policy)
         for p, lab in zip(positions, labels):

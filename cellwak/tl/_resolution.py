@@ -10,7 +10,8 @@ a resolution gives the same partition alone (``cluster --gamma g``) and in a swe
 Evidence per resolution: the partition of the graph and of 5 random 80 % subsamples (the induced
 subgraphs); stability = mean ARI between each subsample's partition and the graph's on the shared
 cells, with its standard deviation. Above 20,000 cells this runs on the kNN graph of a random
-20,000-cell subset (:mod:`cellwak.tl.sweep`).
+20,000-cell subset (:mod:`cellwak.tl.sweep`), and the choice is then confirmed on the full graph's
+own subsamples, or moved to a coarser passing resolution that is (:mod:`._full_check`).
 
 Rule ``stable-clusters`` (``AUTO_RULE``), in two steps. First the stability test of ``plateau-end``
 (``PLATEAU_RULE``, shipped alone until 2026-12-02): a resolution passes when its stability is at
@@ -51,7 +52,7 @@ Results in benchmarks/BENCHMARKS.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -297,7 +298,8 @@ class _Runs:
 
 def select(graph, gammas, *, seed: int = 0, subsamples: int = SUBSAMPLES, max_subsamples: int = MAX_SUBSAMPLES,
            fraction: float = SUBSAMPLE_FRACTION, rule: Rule = AUTO_RULE, base: str = "full", n_jobs=None,
-           n_iterations: int = N_ITERATIONS, extend: bool = True, progress=None, backend: str = "igraph") -> Selection:
+           n_iterations: int = N_ITERATIONS, extend: bool = True, progress=None, backend: str = "igraph",
+           full_graph=None) -> Selection:
     """Choose a resolution of ``graph`` (sparse adjacency) from ``gammas`` by ``rule``.
 
     Leiden (``N_ITERATIONS``, seed ``seed``) on the graph and on ``subsamples`` random subsamples
@@ -306,7 +308,9 @@ def select(graph, gammas, *, seed: int = 0, subsamples: int = SUBSAMPLES, max_su
     pass/fail is within 2 standard errors of the threshold are measured on up to
     ``max_subsamples``. A choice on an edge of the grid extends the grid there (``EXTEND_STEPS``
     at a time, ``MAX_EXTENSIONS`` times); a choice still on an edge is kept with a warning.
-    ``backend``: igraph (worker processes) or julia (CellWAK.jl, :mod:`._julia_leiden`)."""
+    ``backend``: igraph (worker processes) or julia (CellWAK.jl, :mod:`._julia_leiden`).
+    ``full_graph``: the graph ``graph`` is a subset graph of; the choice is then confirmed on it,
+    or moved to a coarser passing resolution that is (:mod:`._full_check`)."""
     from ..pp._neighbors import subsample_graphs
     from ..progress import NULL
 
@@ -334,6 +338,20 @@ def select(graph, gammas, *, seed: int = 0, subsamples: int = SUBSAMPLES, max_su
         runs.measure(more, subsamples, f"grid extended to {min(more):g}" if at_bottom else f"grid extended to {max(more):g}")
         grid = sorted(set(grid) | set(more))
     table = table.assign(passed=decision.passed)
+    check = None
+    if full_graph is not None and subsamples:
+        from . import _full_check
+
+        first = decision.index
+        check = _full_check.confirm(full_graph, table, decision.index, decision.passed, decision.threshold,
+                                    rule.cluster_floor, seed=seed, subsamples=subsamples, fraction=fraction,
+                                    n_jobs=n_jobs, n_iterations=n_iterations, backend=backend, progress=progress)
+        if check.index != decision.index:
+            finer = [i for i in range(check.index + 1, len(table)) if table["n_clusters"].iloc[i] >= 2]
+            decision = replace(decision, index=check.index, runner_up=finer[0] if finer else None)
+        if _full_check.warning(check):
+            warnings.append(_full_check.warning(check))
+        at_top, at_bottom = at_top and decision.index == first, at_bottom and decision.index == first
     chosen = float(table["gamma"].iloc[decision.index])
     runner = None if decision.runner_up is None else float(table["gamma"].iloc[decision.runner_up])
     if at_top or at_bottom:
@@ -345,9 +363,9 @@ def select(graph, gammas, *, seed: int = 0, subsamples: int = SUBSAMPLES, max_su
     share = agreement([runs.scores[g] for g in table["gamma"]], k, rule, int(k[decision.index]), seed,
                       jaccards=[(runs.jaccards[g], runs.sizes(g)) for g in table["gamma"]])
     confidence = "high" if share >= CONFIDENT and not warnings else "low"
-    reason = _explain(table, decision, rule, len(grid) - len(asked), share)
+    reason = _explain(table, decision, rule, len(grid) - len(asked), share, check=check, subset_cells=graph.shape[0])
     return Selection(table=table, chosen=chosen, runner_up=runner, labels={g: runs.labels[g] for g in grid},
                      threshold=decision.threshold, reference=decision.reference, confidence=confidence, reason=reason,
                      warnings=warnings, extended=sorted(set(grid) - set(asked)), rule=rule.name, agreement=share,
                      scores={g: list(runs.scores[g]) for g in grid},
-                     plateau_end=float(table["gamma"].iloc[decision.plateau_end]))
+                     plateau_end=float(table["gamma"].iloc[decision.plateau_end]), full_check=check)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
+    from ._full_check import FullCheck
     from ._resolution import Decision, Rule
 
 
@@ -32,6 +33,7 @@ class Selection:
     agreement: float = float("nan")  # share of bootstrap resamples choosing the same number of clusters
     scores: dict = None        # gamma -> the subsample ARIs
     plateau_end: float | None = None  # the finest passing resolution (the choice without the cluster floor)
+    full_check: FullCheck | None = None  # the choice checked on the full graph (the evidence is a subset graph's)
 
     def _passing(self) -> pd.DataFrame:
         t = self.table
@@ -75,7 +77,14 @@ class Selection:
                     "cluster_jaccard": _num(r.get("cluster_jaccard", np.nan))}
 
         coarser, stable = self.coarser(), self.stable_range()
-        return {"rule": self.rule, "chosen": row(self.chosen), "runner_up": row(self.runner_up),
+        checks = [{k: (_num(v) if isinstance(v, float) and k != "gamma" else v) for k, v in r.items() if k != "row"}
+                  for r in (self.full_check.rows if self.full_check else [])]
+        chosen = row(self.chosen)
+        if checks:
+            chosen["full_graph"] = next((c for c in checks if c["gamma"] == self.chosen), None)
+        return {"rule": self.rule, "chosen": chosen, "runner_up": row(self.runner_up),
+                "full_graph_checks": checks, "full_graph_cells": self.full_check.n_cells if self.full_check else None,
+                "full_graph_seconds": round(self.full_check.seconds, 2) if self.full_check else None,
                 "plateau_end": row(self.plateau_end),
                 "coarser": row(coarser), "stable_range": stable, "also": self._also(coarser, stable),
                 "threshold": round(self.threshold, 4), "reference": round(self.reference, 4),
@@ -97,10 +106,28 @@ def _mean3(table: pd.DataFrame, i: int) -> float:
     return float(np.mean(s[max(0, i - 1): i + 2]))
 
 
-def _explain(table: pd.DataFrame, decision: Decision, rule: Rule, n_extended: int, share: float) -> str:
-    """Why the chosen resolution won, in words."""
+def _explain(table: pd.DataFrame, decision: Decision, rule: Rule, n_extended: int, share: float,
+             check: FullCheck | None = None, subset_cells: int | None = None) -> str:
+    """Why the chosen resolution won, in words (``check``: the choice checked on the full graph,
+    ``subset_cells`` the size of the graph the table was measured on)."""
+    from dataclasses import replace
+
+    from ._full_check import explain
     from ._resolution import BOOTSTRAP
 
+    shown = decision
+    if check is not None and check.moved:  # the table's reasoning is about the row checked first
+        first = check.rows[0]["row"]
+        finer = [i for i in range(first + 1, len(table)) if table["n_clusters"].iloc[i] >= 2]
+        shown = replace(decision, index=first, runner_up=finer[0] if finer else None)
+    why = _why(table, shown, rule, n_extended) + ("" if check is None else explain(check, table, subset_cells))
+    whose = "the subset's subsamples" if check is not None else "the subsamples"
+    return (why + f"; {100 * share:.0f}% of {BOOTSTRAP} bootstrap resamples of {whose} choose "
+            f"{int(table['n_clusters'].iloc[decision.index])} clusters too")
+
+
+def _why(table: pd.DataFrame, decision: Decision, rule: Rule, n_extended: int) -> str:
+    """The rule's reasoning on the table."""
     r = table.iloc[decision.index]
     jac = table["cluster_jaccard"].to_numpy(dtype=float) if "cluster_jaccard" in table else np.full(len(table), np.nan)
     floor = rule.cluster_floor if rule.cluster_floor is not None and np.isfinite(jac).any() else None
@@ -139,6 +166,4 @@ def _explain(table: pd.DataFrame, decision: Decision, rule: Rule, n_extended: in
                     else " but no neighbouring resolution passes (an isolated pass)")
     if n_extended:
         why += f"; grid extended by {n_extended} resolutions to reach it"
-    why += (f"; {100 * share:.0f}% of {BOOTSTRAP} bootstrap resamples of the subsamples choose "
-            f"{int(r['n_clusters'])} clusters too")
     return why

@@ -200,7 +200,8 @@ def run_sweep(adata, ctx: GraphContext, gammas, *, key_added: str = KEY, seeds: 
 
     The resolution is chosen by :func:`cellwak.tl._resolution.select` (the path every face
     shares): stability across subsamples, measured on the full graph up to ``stability_cells``
-    cells and above that on the kNN graph of a random subset of that many cells. Each
+    cells and above that on the kNN graph of a random subset of that many cells, the choice then
+    confirmed on the full graph (:mod:`cellwak.tl._full_check`). Each
     resolution's partition of the full graph is computed when ``partition_all`` (``sweep``), or
     only at the chosen one above ``stability_cells`` cells (``--gamma auto``: the choice is the
     same, only the full-graph columns of the other resolutions are left empty). ``backend``: the
@@ -221,9 +222,12 @@ def run_sweep(adata, ctx: GraphContext, gammas, *, key_added: str = KEY, seeds: 
     if subsamples:
         selection = select(graph, gammas, seed=seed, subsamples=subsamples, fraction=subsample_fraction, base=base,
                            n_jobs=n_jobs, n_iterations=n_iterations, progress=progress, backend=backend,
-                           extend=rule == "auto" and gammas == lattice(0, GRID_COUNT - 1))  # a grid the user gave is kept
+                           extend=rule == "auto" and gammas == lattice(0, GRID_COUNT - 1),  # a grid the user gave is kept
+                           full_graph=ctx.graph if base == "stability" and rule == "auto" else None)
         gammas = sorted(selection.table["gamma"])
     full = {(g, seed): lab for g, lab in selection.labels.items()} if selection and base == "full" else {}
+    if selection and selection.full_check:
+        full.update({(g, seed): lab for g, lab in selection.full_check.labels.items()})
     wanted = gammas if partition_all or selection is None else [selection.chosen]
     tasks = [("full", g, seed + s, n_iterations) for g in wanted for s in range(seeds) if (g, seed + s) not in full]
     if tasks:

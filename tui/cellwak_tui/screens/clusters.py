@@ -326,6 +326,12 @@ class ClustersScreen(ApiScreen):
             if marks:
                 info += "\n" + "; ".join(marks)
         evidence = profile.get("evidence") or {}
+        full = (evidence.get("chosen") or {}).get("full_graph")
+        if rows and full:
+            verdict = "confirmed" if full["passed"] else "[red]not confirmed[/]"
+            info += (f"\nthe points above are a subset graph's; on the full graph "
+                     f"({evidence['full_graph_cells']:,} cells) gamma {full['gamma']:.3g} has stability "
+                     f"{full['stability']:.3f}, least reproducible cluster {full['cluster_jaccard']:.3f}: {verdict}")
         if rows and evidence.get("reason"):
             info += f"\nwhy: {evidence['reason']}"
         if rows and evidence.get("also"):
