@@ -194,7 +194,7 @@ def check_sweep(gammas, *, seeds: int = 1, subsamples: int = SUBSAMPLES, subsamp
 
 def run_sweep(adata, ctx: GraphContext, gammas, *, key_added: str = KEY, seeds: int = 1, subsamples: int = SUBSAMPLES,
               subsample_fraction: float = SUBSAMPLE_FRACTION, n_iterations: int = N_ITERATIONS, rule: str = "auto",
-              seed: int = 0, n_jobs: int | None = None, stability_cells: int = STABILITY_CELLS,
+              seed: int = 0, n_jobs: int | None = None, stability_cells: int | None = None,
               partition_all: bool = True, backend: str = "igraph", progress=NULL) -> SweepResult:
     """The sweep on the graph of ``ctx``; writes its keys into ``adata`` and returns the result.
 
@@ -203,10 +203,12 @@ def run_sweep(adata, ctx: GraphContext, gammas, *, key_added: str = KEY, seeds: 
     cells and above that on the kNN graph of a random subset of that many cells, the choice then
     confirmed on the full graph (:mod:`cellwak.tl._full_check`). Each
     resolution's partition of the full graph is computed when ``partition_all`` (``sweep``), or
-    only at the chosen one above ``stability_cells`` cells (``--gamma auto``: the choice is the
-    same, only the full-graph columns of the other resolutions are left empty). ``backend``: the
+    only at the chosen one above ``stability_cells`` cells (default ``STABILITY_CELLS``; ``--gamma
+    auto``: the choice is the same, only the full-graph columns of the other resolutions are left
+    empty). ``backend``: the
     Leiden runs in igraph (worker processes) or in Julia (CellWAK.jl, one process; the Julia
     version and transport go into the provenance)."""
+    stability_cells = STABILITY_CELLS if stability_cells is None else stability_cells
     gammas = check_sweep(gammas, seeds=seeds, subsamples=subsamples,
                          subsample_fraction=subsample_fraction, rule=rule, n_iterations=n_iterations, backend=backend)
     provenance.seed_everything(seed)
@@ -293,7 +295,7 @@ def write_sweep(adata, result: SweepResult, key_added: str = KEY) -> None:
 
 def sweep(adata, resolutions=GRID, *, neighbors_key: str | None = None, key_added: str = KEY, seeds: int = 1,
           subsamples: int = SUBSAMPLES, subsample_fraction: float = SUBSAMPLE_FRACTION, n_iterations: int = N_ITERATIONS,
-          rule: str = "auto", random_state: int = 0, n_jobs: int | None = None, stability_cells: int = STABILITY_CELLS,
+          rule: str = "auto", random_state: int = 0, n_jobs: int | None = None, stability_cells: int | None = None,
           backend: str = "igraph", copy: bool = False, progress=NULL):
     """Leiden at every resolution of ``resolutions`` (``START:STOP:COUNT`` log-spaced, a list like
     ``0.2,0.5,1``, or a sequence of numbers) on the graph of :func:`cellwak.pp.neighbors`, with the

@@ -156,3 +156,23 @@ async def test_a_clusterings_warnings_are_shown_when_it_is_done(home, table_csv,
         await until(pilot, lambda: any(sev == "warning" for _, sev in shown), timeout=60, what="the warning")
         assert (warning, "warning") in shown
         assert api.list_clusterings(home, "cells").clusterings  # recorded, with its warning shown
+
+
+@pilot
+async def test_auto_above_the_subset_size_shows_the_full_graph_verdict(home, table_csv, monkeypatch):
+    import importlib
+
+    sweep_module = importlib.import_module("cellwak.tl.sweep")  # the module (cw.tl.sweep is the function)
+    monkeypatch.setattr(sweep_module, "STABILITY_CELLS", 60)  # 90 cells take the large-data path
+    api.add_dataset(home, table_csv, name="cells", options=api.ReadOptions(label="type", id="cell"))
+    app = CellwakApp(str(home), dataset="cells", mode="clusters")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: "no clustering yet" in text_of(app, "#cl-status"), what="the empty dataset")
+        await pilot.press("a")
+        await until(pilot, lambda: "resolutions" in text_of(app, "#sweep-info"), timeout=60, what="auto and its sweep")
+        chosen = [c for c in api.list_clusterings(home, "cells").clusterings if c["method"] == "leiden"][-1]
+        full = api.show_clustering(home, chosen["id"])["params"]["evidence"]["chosen"]["full_graph"]
+        info = " ".join(text_of(app, "#sweep-info").split())
+        assert "the points above are a subset graph's; on the full graph (90 cells)" in info
+        assert f"least reproducible cluster {full['cluster_jaccard']:.3f}: " in info
+        assert ("not confirmed" in info) == (not full["passed"])
