@@ -122,8 +122,11 @@ def _explain(table: pd.DataFrame, decision: Decision, rule: Rule, n_extended: in
         shown = replace(decision, index=first, runner_up=finer[0] if finer else None)
     why = _why(table, shown, rule, n_extended) + ("" if check is None else explain(check, table, subset_cells))
     whose = "the subset's subsamples" if check is not None else "the subsamples"
-    return (why + f"; {100 * share:.0f}% of {BOOTSTRAP} bootstrap resamples of {whose} choose "
-            f"{int(table['n_clusters'].iloc[decision.index])} clusters too")
+    k = int(table["n_clusters"].iloc[decision.index])
+    if check is not None and check.moved:
+        return (why + f"; {100 * share:.0f}% of {BOOTSTRAP} bootstrap resamples of {whose} choose {k} clusters, "
+                f"the subset graph's count at the resolution the full graph confirmed")
+    return why + f"; {100 * share:.0f}% of {BOOTSTRAP} bootstrap resamples of {whose} choose {k} clusters too"
 
 
 def _why(table: pd.DataFrame, decision: Decision, rule: Rule, n_extended: int) -> str:
