@@ -23,7 +23,8 @@ coarser resolutions that passed on the subset are searched for the finest the fu
 confirms (:func:`search`: galloping, then bisection), at most ``MAX_CHECKS`` checks in all; when
 none is confirmed, the most reproducible one checked is kept with a warning. Only coarser: a
 finer one failed on the subset already, and every check costs six Leiden runs on the full graph
-(about 6 s at 100,000 cells on two cores).
+(about 6 s at 100,000 cells on two cores; at 1,000,000 cells 5.5 minutes while
+other work shared them: `--gamma auto` then took 2.35x the CPU time of one clustering).
 """
 
 from __future__ import annotations
