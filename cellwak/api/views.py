@@ -201,13 +201,27 @@ def _sweep_rows(rows: list[dict], anchor: dict | None) -> list[dict]:
     return sorted(group, key=lambda r: float(r["params"]["gamma"]))
 
 
+def _subset_rows(evidence: dict, recorded: list[dict]) -> list[dict]:
+    """Above 20,000 cells ``--gamma auto`` partitions the full graph only at the resolutions it
+    checked there, so only those are recorded; the profile is then the subset graph's evidence at
+    every resolution (cluster counts, stability, pass, least cluster Jaccard), with the recorded
+    rows' clustering ids and ARI (of the full graph's partitions) where there are some."""
+    by_gamma = {r["gamma"]: r for r in recorded}
+    chosen = evidence["chosen"]["gamma"]
+    return [{"gamma": float(e["gamma"]), "clustering_id": by_gamma.get(e["gamma"], {}).get("clustering_id"),
+             "n_clusters": int(e["n_clusters"]), "stability": e["stability"], "passed": bool(e["passed"]),
+             "cluster_jaccard": e.get("cluster_jaccard"), "ari": by_gamma.get(e["gamma"], {}).get("ari"),
+             "chosen": e["gamma"] == chosen} for e in evidence["resolutions"]]
+
+
 def sweep_profile(ws, dataset: str, clustering_id: int | None = None) -> dict:
     """The resolution sweep recorded with a clustering (default: the dataset's latest sweep):
     per resolution its cluster count, stability, whether it passed the stability rule's test (None
     when another --rule chose), its least reproducible cluster's Jaccard and (with labels) ARI, and
     the chosen one. ``{"dataset", "rows": [...],
     "chosen_gamma", "threshold" (the stability rule's, or None), "evidence"}`` (evidence: the
-    label-free choice's record, when the clustering asked for is an ``auto`` one); no rows when no sweep chose it."""
+    label-free choice's record, when the clustering asked for is an ``auto`` one); no rows when no sweep chose it.
+    Above 20,000 cells the rows are the subset graph's evidence (:func:`_subset_rows`)."""
     from ..tl._resolution import LABEL_FREE_RULES
 
     ws = open_workspace(ws)
@@ -223,8 +237,10 @@ def sweep_profile(ws, dataset: str, clustering_id: int | None = None) -> dict:
                     "passed": None if passed is None else bool(passed),
                     "cluster_jaccard": evidence.get("cluster_jaccard"),
                     "ari": (c.get("metrics") or {}).get("ari"), "chosen": bool(c["params"].get("chosen"))})
-    chosen = [r["gamma"] for r in out if r["chosen"]]
     evidence = ((anchor or {}).get("params") or {}).get("evidence") if out else None
+    if isinstance(evidence, dict) and evidence.get("full_graph_checks") and evidence.get("resolutions"):
+        out = _subset_rows(evidence, out)
+    chosen = [r["gamma"] for r in out if r["chosen"]]
     return {"dataset": dataset, "rows": out, "chosen_gamma": chosen[0] if chosen else None,
             "threshold": sweep_threshold(swept, anchor) if out else None,
             "evidence": evidence if isinstance(evidence, dict) else None}

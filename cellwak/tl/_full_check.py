@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 MAX_CHECKS = 8
 
@@ -110,37 +109,20 @@ def confirm(graph, table: pd.DataFrame, index: int, passed: np.ndarray, threshol
     """Check the choice ``index`` of ``table`` (the stability graph's evidence) on ``graph``."""
     import time
 
-    from sklearn.metrics import adjusted_rand_score
-
-    from ..pp._neighbors import subsample_graphs
-    from ._clusterwise import cluster_jaccard, lowest
-    from ._parallel_leiden import run_many
-    from ._resolution import evidence_row
+    from ._resolution import _Runs
 
     t0 = time.perf_counter()
     check = FullCheck(n_cells=graph.shape[0])
-    subs = subsample_graphs(graph, subsamples, fraction, seed + 1)
-    graphs = {"full": graph, **{f"sub{r}": g for r, (_, g) in enumerate(subs)}}
-    converted: dict = {}  # igraph copies, made once for all the checks
-    edges = int(sp.triu(graph, k=1).nnz)  # the subsamples are partitioned with the full graph's iteration policy
-    policy = {gid: edges for gid in graphs}
+    runs = _Runs(graph, "full", subsamples, fraction, seed, n_jobs, progress, n_iterations, backend)  # as the selection's
     rows = candidates(table, index, passed, cluster_floor)
 
     def holds(pos: int) -> bool:
-        i = rows[pos]
-        gamma = float(table["gamma"].iloc[i])
-        tasks = [("full", gamma, seed, n_iterations)] + [(f"sub{r}", gamma, seed, n_iterations) for r in range(subsamples)]
-        with progress.task(f"checking gamma {gamma:g} on the full graph ({check.n_cells:,} cells)", total=len(tasks)) as task:
-            out = run_many(graphs, tasks, n_jobs=n_jobs, progress_task=task, backend=backend, cache=converted,
-                           policy_edges=policy)
-        labels = out[0].astype(np.int64)
-        scores = [float(adjusted_rand_score(labels[cells], sub)) for (cells, _), sub in zip(subs, out[1:])]
-        jaccards = [cluster_jaccard(labels, cells, sub) for (cells, _), sub in zip(subs, out[1:])]
-        row = evidence_row(gamma, labels.max() + 1, scores, cluster_jaccard=lowest(jaccards, np.bincount(labels)))
+        gamma = float(table["gamma"].iloc[rows[pos]])
+        runs.measure([gamma], subsamples, f"gamma {gamma:g} checked on the full graph, {check.n_cells:,} cells")
+        row = {**runs.row(gamma), "row": rows[pos]}
         row["passed"] = bool(row["stability"] >= threshold and (cluster_floor is None or row["cluster_jaccard"] >= cluster_floor))
-        row["row"] = i
         check.rows.append(row)
-        check.labels[gamma] = labels
+        check.labels[gamma] = runs.labels[gamma]
         return row["passed"]
 
     found = search(holds, len(rows))

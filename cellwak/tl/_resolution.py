@@ -189,10 +189,15 @@ def apply_rule(table: pd.DataFrame, rule: Rule = None) -> Decision:
     end, thr, reference, passed = _decide(s, k, rule)
     jaccard = table["cluster_jaccard"].to_numpy(dtype=float) if "cluster_jaccard" in table else None
     index = _floor(end, passed, k, jaccard, rule)
-    ok = (k >= 2) & np.isfinite(s)
-    finer = [i for i in range(index + 1, len(s)) if ok[i]]
     return Decision(index=index, threshold=thr, reference=reference, passed=passed,
-                    runner_up=finer[0] if finer else None, plateau_end=end)
+                    runner_up=next_finer(table, index), plateau_end=end)
+
+
+def next_finer(table: pd.DataFrame, index: int) -> int | None:
+    """The nearest row finer than ``index`` with 2+ clusters and a measured stability (the runner-up)."""
+    k = table["n_clusters"].to_numpy()
+    s = table["stability"].to_numpy(dtype=float)
+    return next((i for i in range(index + 1, len(table)) if k[i] >= 2 and np.isfinite(s[i])), None)
 
 
 BOOTSTRAP = 200           # resamples of the subsample scores behind the confidence flag
@@ -250,12 +255,24 @@ def _extend(gammas: list[float], upward: bool) -> list[float]:
 
 
 class _Runs:
-    """Leiden runs on the base graph and its subsamples, measured on demand and kept."""
+    """Leiden runs on a graph and its ``n_sub`` random subsamples (``fraction`` of the cells, seed
+    ``seed + 1``), measured on demand and kept. The subsamples are partitioned with the graph's
+    own Leiden iteration policy (an 80 % subsample can fall under the edge count from which the
+    policy stops at a small gain: :func:`cellwak.graph.leiden._until_stable`), and each graph is
+    converted to igraph once."""
 
-    def __init__(self, graphs: dict, base: str, subsamples: list, seed: int, n_jobs, progress, n_iterations: int,
+    def __init__(self, graph, base: str, n_sub: int, fraction: float, seed: int, n_jobs, progress, n_iterations: int,
                  backend: str = "igraph"):
-        self.graphs, self.base, self.subs, self.seed, self.n_jobs, self.progress = graphs, base, subsamples, seed, n_jobs, progress
+        import scipy.sparse as sp
+
+        from ..pp._neighbors import subsample_graphs
+
+        self.subs = subsample_graphs(graph, n_sub, fraction, seed + 1)
+        self.graphs = {base: graph, **{f"sub{r}": g for r, (_, g) in enumerate(self.subs)}}
+        self.base, self.seed, self.n_jobs, self.progress = base, seed, n_jobs, progress
         self.n_iterations, self.backend = n_iterations, backend
+        self.policy_edges = dict.fromkeys(self.graphs, int(sp.triu(graph, k=1).nnz))
+        self.converted: dict = {}  # graph id -> its igraph copy (run_many's cache)
         self.labels: dict = {}     # gamma -> base labels
         self.scores: dict = {}     # gamma -> [ARI of subsample r]
         self.jaccards: dict = {}   # gamma -> [clusterwise Jaccards of subsample r, one per base cluster]
@@ -273,7 +290,8 @@ class _Runs:
             return
         graphs = {k: self.graphs[k] for k in {t[0] for t in tasks}}
         with self.progress.task(f"Leiden x {len(tasks)} ({what})", total=len(tasks)) as task:
-            out = run_many(graphs, tasks, n_jobs=self.n_jobs, progress_task=task, backend=self.backend)
+            out = run_many(graphs, tasks, n_jobs=self.n_jobs, progress_task=task, backend=self.backend,
+                           cache=self.converted, policy_edges=self.policy_edges)
         done = dict(zip([(t[0], t[1]) for t in tasks], out))
         for g in gammas:
             if (self.base, g) in done:
@@ -288,12 +306,15 @@ class _Runs:
     def sizes(self, g) -> np.ndarray:
         return np.bincount(self.labels[g])
 
-    def table(self, gammas) -> pd.DataFrame:
+    def row(self, g) -> dict:
+        """The evidence of resolution ``g`` (:func:`evidence_row`)."""
         from ._clusterwise import lowest
 
-        return pd.DataFrame([evidence_row(g, self.labels[g].max() + 1, self.scores[g],
-                                          cluster_jaccard=lowest(self.jaccards[g], self.sizes(g)))
-                             for g in sorted(gammas)])
+        return evidence_row(g, self.labels[g].max() + 1, self.scores[g],
+                            cluster_jaccard=lowest(self.jaccards[g], self.sizes(g)))
+
+    def table(self, gammas) -> pd.DataFrame:
+        return pd.DataFrame([self.row(g) for g in sorted(gammas)])
 
 
 def select(graph, gammas, *, seed: int = 0, subsamples: int = SUBSAMPLES, max_subsamples: int = MAX_SUBSAMPLES,
@@ -311,14 +332,11 @@ def select(graph, gammas, *, seed: int = 0, subsamples: int = SUBSAMPLES, max_su
     ``backend``: igraph (worker processes) or julia (CellWAK.jl, :mod:`._julia_leiden`).
     ``full_graph``: the graph ``graph`` is a subset graph of; the choice is then confirmed on it,
     or moved to a coarser passing resolution that is (:mod:`._full_check`)."""
-    from ..pp._neighbors import subsample_graphs
     from ..progress import NULL
 
     progress = progress or NULL
     max_subsamples = max(subsamples, max_subsamples)
-    subs = subsample_graphs(graph, max_subsamples, fraction, seed + 1)
-    graphs = {base: graph, **{f"sub{r}": g for r, (_, g) in enumerate(subs)}}
-    runs = _Runs(graphs, base, subs, seed, n_jobs, progress, n_iterations, backend)
+    runs = _Runs(graph, base, max_subsamples, fraction, seed, n_jobs, progress, n_iterations, backend)
     grid = sorted(set(float(g) for g in gammas))
     asked = list(grid)
     warnings: list[str] = []
@@ -347,8 +365,7 @@ def select(graph, gammas, *, seed: int = 0, subsamples: int = SUBSAMPLES, max_su
                                     rule.cluster_floor, seed=seed, subsamples=subsamples, fraction=fraction,
                                     n_jobs=n_jobs, n_iterations=n_iterations, backend=backend, progress=progress)
         if check.index != decision.index:
-            finer = [i for i in range(check.index + 1, len(table)) if table["n_clusters"].iloc[i] >= 2]
-            decision = replace(decision, index=check.index, runner_up=finer[0] if finer else None)
+            decision = replace(decision, index=check.index, runner_up=next_finer(table, check.index))
         if _full_check.warning(check):
             warnings.append(_full_check.warning(check))
         at_top, at_bottom = at_top and decision.index == first, at_bottom and decision.index == first

@@ -113,13 +113,12 @@ def _explain(table: pd.DataFrame, decision: Decision, rule: Rule, n_extended: in
     from dataclasses import replace
 
     from ._full_check import explain
-    from ._resolution import BOOTSTRAP
+    from ._resolution import BOOTSTRAP, next_finer
 
     shown = decision
     if check is not None and check.moved:  # the table's reasoning is about the row checked first
         first = check.rows[0]["row"]
-        finer = [i for i in range(first + 1, len(table)) if table["n_clusters"].iloc[i] >= 2]
-        shown = replace(decision, index=first, runner_up=finer[0] if finer else None)
+        shown = replace(decision, index=first, runner_up=next_finer(table, first))
     why = _why(table, shown, rule, n_extended) + ("" if check is None else explain(check, table, subset_cells))
     whose = "the subset's subsamples" if check is not None else "the subsamples"
     k = int(table["n_clusters"].iloc[decision.index])

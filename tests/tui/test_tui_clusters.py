@@ -173,6 +173,14 @@ async def test_auto_above_the_subset_size_shows_the_full_graph_verdict(home, tab
         chosen = [c for c in api.list_clusterings(home, "cells").clusterings if c["method"] == "leiden"][-1]
         full = api.show_clustering(home, chosen["id"])["params"]["evidence"]["chosen"]["full_graph"]
         info = " ".join(text_of(app, "#sweep-info").split())
-        assert "the points above are a subset graph's; on the full graph (90 cells)" in info
+        assert "the points above are a subset graph's (ARI: the full graph's partitions); on the full graph (90 cells)" in info
+        # the chart draws the subset graph's evidence at every resolution, not only the one partitioned on the full graph
+        evidence = api.show_clustering(home, chosen["id"])["params"]["evidence"]
+        profile = api.sweep_profile(home, "cells", chosen["id"])
+        assert [r["gamma"] for r in profile["rows"]] == [e["gamma"] for e in evidence["resolutions"]]
+        assert [r["n_clusters"] for r in profile["rows"]] == [e["n_clusters"] for e in evidence["resolutions"]]
+        assert f"{len(evidence['resolutions'])} resolutions from" in info and len(evidence["resolutions"]) >= 30
+        recorded = [r for r in profile["rows"] if r["clustering_id"] is not None]
+        assert recorded and all(r["ari"] is not None for r in recorded) and profile["chosen_gamma"] == chosen["gamma"]
         assert f"least reproducible cluster {full['cluster_jaccard']:.3f}: " in info
         assert ("not confirmed" in info) == (not full["passed"])

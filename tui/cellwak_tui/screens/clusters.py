@@ -329,7 +329,7 @@ class ClustersScreen(ApiScreen):
         full = (evidence.get("chosen") or {}).get("full_graph")
         if rows and full:
             verdict = "confirmed" if full["passed"] else "[red]not confirmed[/]"
-            info += (f"\nthe points above are a subset graph's; on the full graph "
+            info += (f"\nthe points above are a subset graph's (ARI: the full graph's partitions); on the full graph "
                      f"({evidence['full_graph_cells']:,} cells) gamma {full['gamma']:.3g} has stability "
                      f"{full['stability']:.3f}, least reproducible cluster {full['cluster_jaccard']:.3f}: {verdict}")
         if rows and evidence.get("reason"):
