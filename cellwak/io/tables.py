@@ -324,6 +324,7 @@ def read_table(path: Path, fmt: str, opts: ReadOptions, external_columns=()):
         raise InputError(f"{path} has no numeric feature columns (columns: {short_list(names, 8)})",
                          "features must be numbers; check the delimiter and the header")
     columns = {c: pa.chunked_array(p, type=p[0].type if p else schema.field(c).type) for c, p in parts.items()}
+    _refuse_invalid_text(columns, path)
     _refuse_almost_numeric(columns, meta_cols, path)
     obs = pd.DataFrame({c: _obs_column(columns[c]) for c in obs_cols})
     X, features, kept = keep_identifiers(X, features, numeric, candidates, obs)
@@ -332,6 +333,19 @@ def read_table(path: Path, fmt: str, opts: ReadOptions, external_columns=()):
         raise InputError(f"{path} has no features left: every numeric column looks like an identifier ({listed})",
                          f"pass --feature {next(iter(kept))} (repeatable) to use such a column as a feature")
     return X, features, obs, id_col, kept
+
+
+def _refuse_invalid_text(columns: dict, path: Path) -> None:
+    """Text that is not UTF-8 (a damaged Parquet file can hold it; Arrow's CSV reader refuses it
+    while parsing) would fail later, on the first conversion to Python text."""
+    import pyarrow as pa
+
+    for col, values in columns.items():
+        try:
+            values.validate(full=True)
+        except pa.ArrowException as exc:
+            raise InputError(f"column '{col}' of {path} holds invalid values ({_first_line(exc)})",
+                             "the file is corrupt or was written with the wrong encoding; export it again") from None
 
 
 def _refuse_almost_numeric(columns: dict, declared: set, path: Path) -> None:
