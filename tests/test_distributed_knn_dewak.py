@@ -62,6 +62,52 @@ def test_dewak_on_two_workers_gives_the_same_losses_and_choice(dask_cluster, sea
     assert there.table["loss"].nunique() > 10  # the losses differ across (d, k): the comparison means something
 
 
+def _remote_table(address, n=600):
+    from cellwak.tl._dewak_dask import RemoteLossTable
+
+    X = _mixture(n)
+    embedding = np.linalg.svd(X - X.mean(0), full_matrices=False)[0][:, :6].astype(np.float32)
+    return RemoteLossTable(address, X, embedding, 20, knn_method="exact")
+
+
+@pytest.mark.slow  # a LocalCluster starts two Python processes
+def test_each_d_runs_only_on_its_worker_even_when_the_other_is_idle(dask_cluster):
+    """Work stealing would move a queued d to the idle worker, which searches its neighbours
+    again: the restriction is strict, so 16 requests at one d make one search."""
+    table = _remote_table(dask_cluster, n=3000)
+    try:
+        since = _stream_index(dask_cluster)
+        table.evaluate_many([(4, [k]) for k in range(5, 21)])
+        ran = _workers_that_ran(dask_cluster, "_evaluate", since)
+        assert ran == {table.placed[4]} and table.n_knn == 1
+    finally:
+        table.close()
+
+
+@pytest.mark.slow  # a LocalCluster starts two Python processes
+def test_a_d_whose_worker_left_is_placed_again(dask_cluster, monkeypatch):
+    """Between calls (the next call places d on a live worker and searches again) and while the
+    evaluation waits (a worker that is gone never runs it: it is resubmitted, not waited on)."""
+    import cellwak.tl._dewak_dask as dd
+
+    table = _remote_table(dask_cluster)
+    try:
+        live = table._live_workers()
+        first = table.losses(3, [5])
+        gone = table.placed[3]
+        monkeypatch.setattr(table, "_live_workers", lambda: [w for w in live if w != gone])
+        np.testing.assert_array_equal(table.losses(3, [5, 10])[:1], first)
+        assert table.placed[3] != gone and table.n_knn == 2
+        # a placement that is stale once submitted: a worker that is not there
+        monkeypatch.setattr(dd, "POLL_SECONDS", 0.2)
+        answers = iter([["tcp://127.0.0.1:9"] + live])
+        monkeypatch.setattr(table, "_live_workers", lambda: next(answers, live))
+        table.placed[5] = "tcp://127.0.0.1:9"
+        assert np.isfinite(table.losses(5, [5])).all() and table.placed[5] in live
+    finally:
+        table.close()
+
+
 @pytest.mark.slow  # a LocalCluster starts two Python processes
 def test_dewak_command_with_a_scheduler_chooses_the_same_d_and_k(cli, home, table_csv, dask_cluster, monkeypatch):
     assert cli("data", "add", table_csv, "--name", "cells", "--id", "cell", "--label", "type").code == 0

@@ -10,12 +10,17 @@ neighbour lists (exact, k-d tree, or HNSW built on one thread with the seed), th
 Which evaluations run at once is the search's: the grid sends every d together, the coordinate
 search the d-window of each step; the golden-section search is sequential by nature (each d
 depends on the last), so there a cluster only moves the work off this machine. Every d goes to
-one worker (d modulo the workers), so a later request at a d already searched reuses that
-worker's neighbour lists as the single-process cache does.
+one worker (d modulo the workers) and only there: a later request at a d already searched reuses
+that worker's neighbour lists as the single-process cache does. The restriction is strict, since
+Dask's work stealing would otherwise move a task to an idle worker that has to search the
+neighbours of d again (seen in CI: 12 searches where one process runs 10); in exchange, a d whose
+worker has left the cluster is placed again on a live one (checked every POLL_SECONDS while
+evaluations are pending), so a lost worker costs its searches, never a hang.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 import uuid
@@ -26,6 +31,8 @@ from ..progress import NULL
 from ._dewak_eval import LossTable
 from ._dewak_knn import resolve_knn_method
 from ._distributed import _client, current
+
+POLL_SECONDS = 2.0  # how often pending evaluations look for workers that left the cluster
 
 
 def open_table(X, embedding, k_max: int, *, norm: str = "col", knn_method: str = "auto", seed: int = 0,
@@ -89,7 +96,8 @@ class RemoteLossTable(LossTable):
         self.settings = {"k_max": self.k_max, "norm": norm, "knn_method": knn_method, "seed": seed}
         self.client = _client(address)
         try:
-            self.workers = sorted(self.client.scheduler_info(**_all_workers(self.client)).get("workers", {}))
+            self.workers = self._live_workers()
+            self.placed: dict[int, str] = {}  # d -> the worker holding its neighbour lists
             self._X = self.client.scatter(np.ascontiguousarray(X, dtype=np.float32), broadcast=True, hash=False)
             self._embedding = self.client.scatter(np.asarray(embedding, dtype=np.float32), broadcast=True, hash=False)
         except BaseException:
@@ -104,10 +112,33 @@ class RemoteLossTable(LossTable):
     def neighbour_lists(self, d: int):
         raise NotImplementedError("a remote table's neighbour lists stay on the worker that searched them")
 
-    def _submit(self, d: int, ks: list[int]):
-        worker = self.workers[d % len(self.workers)] if self.workers else None
-        return self.client.submit(_evaluate, self.token, self._X, self._embedding, self.settings, d, ks,
-                                  pure=False, workers=[worker] if worker else None, allow_other_workers=True)
+    def _live_workers(self) -> list[str]:
+        return sorted(self.client.scheduler_info(**_all_workers(self.client)).get("workers", {}))
+
+    def _worker_for(self, d: int) -> str | None:
+        """The worker that searched d's neighbours, or d's place among the live workers."""
+        if not self.workers:
+            return None  # no worker yet: the task waits for the first one, wherever it is
+        if self.placed.get(d) not in self.workers:
+            self.placed[d] = self.workers[d % len(self.workers)]
+        return self.placed[d]
+
+    def _submit(self, d: int, ks: list[int], finished: queue.Queue):
+        worker = self._worker_for(d)
+        future = self.client.submit(_evaluate, self.token, self._X, self._embedding, self.settings, d, ks,
+                                    pure=False, workers=[worker] if worker else None, allow_other_workers=False)
+        future.add_done_callback(finished.put)
+        return future
+
+    def _place_again(self, pending: dict, finished: queue.Queue) -> dict:
+        """Resubmit the pending evaluations whose worker has left the cluster."""
+        self.workers = self._live_workers()
+        for future, (d, missing) in list(pending.items()):
+            if self.placed.get(d) is not None and self.placed[d] not in self.workers and not future.done():
+                future.cancel()
+                del pending[future]
+                pending[self._submit(d, missing, finished)] = (d, missing)
+        return pending
 
     def _record(self, d: int, ks: list[int], outcome) -> None:
         values, searched, repaired, knn_s, loss_s = outcome
@@ -124,25 +155,31 @@ class RemoteLossTable(LossTable):
         return np.array([self.values[(d, k)] for k in ks])
 
     def evaluate_many(self, requests, on_done=None) -> None:
-        from distributed import as_completed
-
+        finished: queue.Queue = queue.Queue()  # futures, as the client's callback thread sees them end
+        self.workers = self._live_workers()
         pending, done = {}, 0
         for d, ks in requests:
             missing = sorted({int(k) for k in ks if (int(d), int(k)) not in self.values})
             if missing:
-                pending[self._submit(int(d), missing)] = (int(d), missing)
+                pending[self._submit(int(d), missing, finished)] = (int(d), missing)
             else:
                 done += 1
         t = time.perf_counter()
         for _ in range(done):
             if on_done is not None:
                 on_done()
-        if pending:
-            for future in as_completed(list(pending), loop=self.client.loop):
-                d, missing = pending.pop(future)
-                self._record(d, missing, future.result())
-                if on_done is not None:
-                    on_done()
+        while pending:
+            try:
+                future = finished.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                pending = self._place_again(pending, finished)
+                continue
+            if future not in pending:  # one cancelled by _place_again
+                continue
+            d, missing = pending.pop(future)
+            self._record(d, missing, future.result())
+            if on_done is not None:
+                on_done()
         self.remote_seconds += time.perf_counter() - t
 
     def close(self) -> None:
