@@ -115,7 +115,6 @@ index = pynndescent.NNDescent(X, n_neighbors=%d, random_state=0, n_jobs=-1)
 idx = index.neighbor_graph[0][:, 1:16]
 from cellwak.graph import KNN
 kn = KNN(idx.astype(np.int64), index.neighbor_graph[1][:, 1:16].astype(np.float32))
-del index
 extra = {"n_neighbors": %d}""" % (n_neighbors, n_neighbors)
         build = "G = knn_graph(kn); g = to_igraph(G, weighted=False)"
         cluster = "lab = leiden(G, 1.0, seed=0, n_iterations=2, graph=g)"
