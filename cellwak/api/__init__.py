@@ -34,7 +34,7 @@ _OPERATIONS = {
     "doctor": "installation",
     "enrich": "enrichment", "EnrichConfig": "enrichment",  # configs of these modules load with them
     "score_interactions": "interactions", "InteractionsConfig": "interactions", "SweepCriterion": "interactions",
-    "embed": "embedding",
+    "embed": "embedding", "EmbedConfig": "embedding",
     "markers": "cluster_markers", "MarkersConfig": "cluster_markers",  # api.markers: a module of that name would shadow it
     "plot": "plots", "PlotConfig": "plots",  # R figures (issue 13); module named plots, not plot
     "crops": "views", "embedding_sample": "views", "run_curves": "views", "sweep_profile": "views",
