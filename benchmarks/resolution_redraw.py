@@ -1,23 +1,20 @@
-"""Is a `--gamma auto` choice fragile? Ask an independent draw (development, issue 14).
+"""Is a `--gamma auto` choice an accident of its random draw? (development, issue 14)
 
     python benchmarks/resolution_redraw.py collect [--datasets NAME ...] [--seeds 0 1 2 3 4 5]
     python benchmarks/resolution_redraw.py report [--write]
+    python benchmarks/resolution_redraw.py rules
 
-The confidence flag of `--gamma auto` comes from a bootstrap of the subsample scores of one draw:
-subsamples and Leiden seeds fixed. A choice can be the same in most resamples of that draw and still
-be an accident of it: on embryo_screen seed 1 the rule takes 3 clusters (ARI 0.18, 0.48x the
-oracle) where seeds 0 and 2 take 4, and the flag says `high`. The question here: does a second,
-independent draw (another seed: other subsamples, other Leiden seeds) choose a different number of
-clusters exactly where the first choice is poor?
-
-``collect`` runs the CLI's path (`api.cluster(..., ClusterConfig(gamma="auto", seed=s))`) for every
-dataset and seed and writes benchmarks/out/redraw/{dataset}.json (gamma, clusters, ARI, oracle ARI,
-confidence, bootstrap agreement). ``report`` pairs seed s with seed s + 3 (independent draws) for
-s = 0, 1, 2 and counts, over the real datasets, how the poor choices (< 0.9x the oracle) and the good
-ones are flagged by the bootstrap alone, by the redraw's disagreement alone, and by either. Nothing
-is tuned: the redraw's flag is a yes/no (the two draws choose different cluster counts).
+Every rule of benchmarks/resolution_*.py was compared on seeds 0-2; datasets were held out, seeds
+never. ``collect`` runs the CLI's path (`api.cluster(..., ClusterConfig(gamma="auto", seed=s))`) for
+every dataset and seeds 0-5 and writes benchmarks/results/redraw/{dataset}.json (kept in git): the
+choice, its ARI, the oracle's, the confidence flag, and every swept resolution's evidence.
+``report`` (section ``resolution-redraw``): the pairs at >= 0.9x the oracle on seeds 0-2 and on
+the unseen seeds 3-5; how often the confidence flag (a bootstrap of one draw) marks the poor
+choices; and whether a second independent draw (seed s + 3: other subsamples, other Leiden seeds)
+choosing another cluster count would mark them instead. ``rules``: variants of the shipped rule
+(fraction, which best stability is the reference, a limit on failing resolutions the passing range
+may cross) emulated on the recorded sweeps, chosen on seeds 0-2 and judged on 3-5.
 """
-
 from __future__ import annotations
 
 import argparse
@@ -30,7 +27,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-OUT = HERE / "out" / "redraw"
+OUT = HERE / "results" / "redraw"  # kept in git: the evidence a rule chosen on seeds 0-2 is judged on
 
 from bench_resolution import REAL, dataset_file, set_threads  # noqa: E402
 
@@ -54,6 +51,8 @@ def collect(name: str, seeds) -> list[dict]:
                          "confidence": auto.confidence, "agreement": auto.evidence.get("bootstrap_agreement"),
                          "seconds": round(time.perf_counter() - t, 1)})
             print(json.dumps(rows[-1]), flush=True)
+            rows[-1]["sweep"] = auto.sweep  # every resolution's evidence, for rules tried on it offline
+            rows[-1]["evidence"] = {k: auto.evidence.get(k) for k in ("threshold", "reference", "reason", "extended")}
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"{name}.json").write_text(json.dumps(rows, indent=1))
     return rows
@@ -110,18 +109,81 @@ def report(write: bool) -> str:
     return text
 
 
+def _choose(rows: list, fraction: float, rank: int, max_gap: int | None) -> int:
+    """A variant of `stable-clusters` on one recorded sweep: the reference is the ``rank``-th best
+    stability (2: the shipped second-best); with ``max_gap``, the passing range ends where more than
+    ``max_gap`` consecutive resolutions fail after the first pass (the shipped rule: no limit)."""
+    import numpy as np
+
+    from cellwak.tl._resolution import CLUSTER_FLOOR, Rule, _floor, _passes
+
+    s = np.array([np.nan if r["stability_subsample"] is None else r["stability_subsample"] for r in rows], float)
+    k = np.array([r["n_clusters"] for r in rows])
+    j = np.array([np.nan if r.get("cluster_jaccard") is None else r["cluster_jaccard"] for r in rows], float)
+    ok = (k >= 2) & np.isfinite(s)
+    ranked = np.sort(s[ok])
+    thr = fraction * float(ranked[-min(rank, len(ranked))])
+    passed = _passes(np.where(ok, s, -np.inf), ok, thr, "neighbour", k)
+    if max_gap is not None and passed.any():
+        first, fails = int(np.flatnonzero(passed)[0]), 0
+        for i in range(first, len(passed)):
+            fails = 0 if passed[i] else fails + 1
+            if fails > max_gap:
+                passed[i:] = False
+                break
+    end = int(np.flatnonzero(passed).max()) if passed.any() else int(np.nanargmax(np.where(ok, s, -np.inf)))
+    return _floor(end, passed, k, j, Rule(cluster_floor=CLUSTER_FLOOR))
+
+
+def rules(write: bool = False) -> str:
+    """Variants of the shipped rule on the recorded sweeps: chosen on seeds 0-2, judged on 3-5."""
+    import itertools
+
+    runs = {}
+    for f in sorted(OUT.glob("*.json")):
+        for r in json.loads(f.read_text()):
+            if "sweep" in r and r["dataset"] != "blood_pbc28":
+                runs[(r["dataset"], r["seed"])] = r
+    same = sum(r["sweep"][_choose(r["sweep"], 0.875, 2, None)]["gamma"] == r["gamma"] for r in runs.values())
+
+    def ratio(r, i):
+        best = max(row["ari"] for row in r["sweep"])
+        return r["sweep"][i]["ari"] / best if best > 0 else 1.0
+
+    groups = {"0-2": (0, 1, 2), "3-5": (3, 4, 5)}
+    lines = ["| fraction | reference | failing resolutions crossed | seeds 0-2: pairs >= 0.9x (mean ratio) | "
+             "seeds 3-5: pairs >= 0.9x (mean ratio) |", "|---|---|---|---|---|"]
+    for fraction, rank, gap in itertools.product((0.85, 0.875, 0.9), (2, 3, 5), (None, 1, 2)):
+        cells = []
+        for seeds in groups.values():
+            x = [ratio(r, _choose(r["sweep"], fraction, rank, gap)) for (_, s), r in runs.items() if s in seeds]
+            cells.append(f"{sum(v >= 0.9 for v in x)} / {len(x)} ({sum(x) / len(x):.3f})")
+        mark = " (shipped)" if (fraction, rank, gap) == (0.875, 2, None) else ""
+        lines.append(f"| {fraction} | {['', '', 'second', 'third', '', 'fifth'][rank]} best{mark} | "
+                     f"{'any number' if gap is None else f'at most {gap}'} | {cells[0]} | {cells[1]} |")
+    text = "\n".join(lines + ["", f"The emulation gives the recorded choice on {same} / {len(runs)} runs of the shipped "
+                               "rule (it leaves out the grid's extension at an edge)."])
+    print(text)
+    if write:
+        from _common import update_section
+        update_section("resolution-redraw-rules", text)
+    return text
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=["collect", "report"])
+    ap.add_argument("what", choices=["collect", "report", "rules"])
     ap.add_argument("--datasets", nargs="+", default=[d for d in REAL if not d.endswith("_dino")])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4, 5])
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--write", action="store_true", help="report: write section resolution-redraw of BENCHMARKS.md")
+    ap.add_argument("--write", action="store_true", help="report, rules: write section resolution-redraw(-rules) of BENCHMARKS.md")
     args = ap.parse_args()
     set_threads(args.threads)
     if args.what == "collect":
         for name in args.datasets:
             collect(name, args.seeds)
+    elif args.what == "rules":
+        rules(args.write)
     else:
         report(args.write)
 
