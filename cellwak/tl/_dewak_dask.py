@@ -131,8 +131,11 @@ class RemoteLossTable(LossTable):
         return future
 
     def _place_again(self, pending: dict, finished: queue.Queue) -> dict:
-        """Resubmit the pending evaluations whose worker has left the cluster."""
+        """Resubmit the pending evaluations whose worker has left the cluster (to a live one: with
+        no worker left they wait where they are, for Dask to get one)."""
         self.workers = self._live_workers()
+        if not self.workers:
+            return pending
         for future, (d, missing) in list(pending.items()):
             if self.placed.get(d) is not None and self.placed[d] not in self.workers and not future.done():
                 future.cancel()
