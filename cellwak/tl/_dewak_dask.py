@@ -130,18 +130,17 @@ class RemoteLossTable(LossTable):
         future.add_done_callback(finished.put)
         return future
 
-    def _place_again(self, pending: dict, finished: queue.Queue) -> dict:
+    def _place_again(self, pending: dict, finished: queue.Queue) -> None:
         """Resubmit the pending evaluations whose worker has left the cluster (to a live one: with
         no worker left they wait where they are, for Dask to get one)."""
         self.workers = self._live_workers()
         if not self.workers:
-            return pending
+            return
         for future, (d, missing) in list(pending.items()):
             if self.placed.get(d) is not None and self.placed[d] not in self.workers and not future.done():
                 future.cancel()
                 del pending[future]
                 pending[self._submit(d, missing, finished)] = (d, missing)
-        return pending
 
     def _record(self, d: int, ks: list[int], outcome) -> None:
         values, searched, repaired, knn_s, loss_s = outcome
@@ -175,7 +174,7 @@ class RemoteLossTable(LossTable):
             try:
                 future = finished.get(timeout=POLL_SECONDS)
             except queue.Empty:
-                pending = self._place_again(pending, finished)
+                self._place_again(pending, finished)
                 continue
             if future not in pending:  # one cancelled by _place_again
                 continue
