@@ -251,20 +251,39 @@ def _bomb(path: Path, why: str) -> InputError:
                       "crop the images to single cells first")
 
 
+MAX_TIFF_PAGES = 1024  # a cell crop holds one page, or one per channel
+
+
 def _read_tiff(path: Path) -> np.ndarray:
+    """The image pages of a TIFF, stacked (one page per channel) when there are several.
+
+    Not through ``TiffFile.series``: on a damaged file whose second page has no image, tifffile
+    2026.3's page iterator re-read that page forever (found by the fuzzing). The IFD chain is
+    walked once (``len(pages)``, which tifffile guards against cycles) and only those pages are
+    read; pages without image data are skipped, as ``series`` does."""
     import tifffile
     from PIL import Image
 
     with _quiet_logger("tifffile"), tifffile.TiffFile(path) as tf:
-        series = tf.series[0]
-        shape = tuple(int(d) for d in series.shape)
+        n = len(tf.pages)
+        if n > MAX_TIFF_PAGES:
+            raise InputError(f"image {path} holds {n:,} pages, more than {MAX_TIFF_PAGES:,} for a cell crop",
+                             "save one cell per file, with one page per channel at most")
+        pages = [p for p in (tf.pages[i] for i in range(n)) if p.shape]
+        if not pages:
+            raise InputError(f"image {path} holds no image data", "the file is corrupt; remove or replace it")
+        first = pages[0]
+        if any(p.shape != first.shape or p.dtype != first.dtype for p in pages[1:]):
+            raise InputError(f"the pages of image {path} differ in shape or pixel type",
+                             "save one page per channel, all of one size and type")
+        shape = tuple(int(d) for d in ((len(pages), *first.shape) if len(pages) > 1 else first.shape))
         pixels = int(np.prod(shape, dtype=object))
         if len(shape) == 3 and min(shape) <= 4:
             pixels //= max(min(shape), 1)  # channels are not pixels (as Pillow counts them)
         limit = Image.MAX_IMAGE_PIXELS
         if limit and pixels > limit:
             raise _bomb(path, f"{pixels:,} pixels, more than {limit:,}")
-        return series.asarray()
+        return first.asarray() if len(pages) == 1 else np.stack([p.asarray() for p in pages])
 
 
 def _read_pil(path: Path) -> np.ndarray:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -480,6 +481,27 @@ def test_damaged_tiff_gives_exactly_one_line(home, populated, tmp_path):
         refused(r, home, before)
     else:
         assert r.err.strip() == "" or not any("TiffTag" in line or "tifffile" in line for line in r.err.splitlines())
+
+
+# Fuzz-found (CI, 2026-12-02): a TIFF of 330 bytes whose second IFD has no image and a damaged tag;
+# tifffile 2026.3's page iterator (behind TiffFile.series) re-read that IFD forever
+_ENDLESS_TIFF = bytes.fromhex(
+    "49492a00080000000e000001040001000000080000000101040001000000080000000201030001000000080000000301"
+    "030001000000010000000601030001000000010000000e01020012000000b60000001101040001000000000100001501"
+    "030001000000010000001601040001000000080000001701040001000000400000001a01050001000000d80000001b01"
+    "050001000000e000000028010300010000000100000031010200f20c000000e8000010000000007b22736861703a205b"
+    "382c20385d7d000000000000f300000000000000000000010000000100000001000000010000007469666666696c652e"
+    "7079000000000000000000000000009728cac52c86bbf33fc4954295a1293454a4e5c9c7f513d367f5c3826b593625e1"
+    "fe35d4cf28468272af40268d9fca218f4b3108adaf519054c953cec8ea68d9b063af4967556662c67bd2"
+)
+
+
+def test_tiff_whose_page_iterator_never_ends_is_read_in_time(home, populated, tmp_path):
+    (tmp_path / "imgs" / "a").mkdir(parents=True)
+    (tmp_path / "imgs" / "a" / "0.tif").write_bytes(_ENDLESS_TIFF)
+    r = cellwak_subprocess(["--json", "data", "add", tmp_path / "imgs", "--name", "x"], home, timeout=60)
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["image_shape"] == [1, 8, 8]  # the first page's image; the second holds none
 
 
 def _looping_h5ad(path: Path) -> Path:
