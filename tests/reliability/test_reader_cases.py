@@ -504,6 +504,27 @@ def test_tiff_whose_page_iterator_never_ends_is_read_in_time(home, populated, tm
     assert json.loads(r.out)["image_shape"] == [1, 8, 8]  # the first page's image; the second holds none
 
 
+def test_tiff_pages_of_different_shapes_are_refused(cli, home, populated, tmp_path):
+    import tifffile
+
+    (tmp_path / "imgs").mkdir()
+    tifffile.imwrite(tmp_path / "imgs" / "a.tif", np.zeros((8, 8), np.uint8))
+    tifffile.imwrite(tmp_path / "imgs" / "a.tif", np.zeros((6, 6), np.uint8), append=True)
+    before = snapshot(home)
+    refused(cli("data", "add", tmp_path / "imgs", "--name", "x"), home, before, "pages", "differ in shape")
+
+
+def test_tiff_with_more_pages_than_a_crop_has_is_refused(cli, home, populated, tmp_path):
+    import tifffile
+
+    from cellwak.io.images import MAX_TIFF_PAGES
+
+    (tmp_path / "imgs").mkdir()
+    tifffile.imwrite(tmp_path / "imgs" / "a.tif", np.zeros((MAX_TIFF_PAGES + 1, 2, 2), np.uint8))
+    before = snapshot(home)
+    refused(cli("data", "add", tmp_path / "imgs", "--name", "x"), home, before, f"{MAX_TIFF_PAGES + 1:,} pages")
+
+
 def _looping_h5ad(path: Path) -> Path:
     """An .h5ad whose global heap (where variable-length strings live) has a free-space object
     shortened so that the HDF5 library's parser meets a zero-sized header and never moves on."""
