@@ -21,6 +21,7 @@ from textual.widgets import (
 
 from cellwak import api
 
+from ..widgets.text_input import TextInput
 from ..base import ApiScreen, chosen
 from ..text import cluster_lines, duration, number
 from ..widgets.charts import EmbeddingPlot, SweepPlot
@@ -56,7 +57,7 @@ class ClustersScreen(ApiScreen):
             yield Select([], prompt="dataset", id="cl-dataset", allow_blank=True)
             yield Select([(DEFAULT_REP, DEFAULT_REP)], value=DEFAULT_REP, id="cl-rep", allow_blank=False)
             yield Select([], prompt="clustering", id="cl-clustering", allow_blank=True)
-            yield Input(placeholder="gamma", id="cl-gamma", value="1.0")
+            yield TextInput(placeholder="gamma", id="cl-gamma", value="1.0")
             yield Button("Cluster", id="cl-run", variant="primary")
             yield Button("Auto", id="cl-auto")
             yield Button("Figure", id="cl-figure")

@@ -11,6 +11,7 @@ from textual.widgets import Button, Checkbox, DirectoryTree, Input, Label, Stati
 
 from cellwak import api
 
+from ..widgets.text_input import TextInput
 from ..base import ApiCalls
 
 
@@ -46,7 +47,7 @@ class ExportScreen(ApiCalls, ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(f"Export dataset {self.dataset}", classes="dialog-title")
-            yield Input(value=str(Path.cwd() / f"{self.dataset}.h5ad"), id="export-path",
+            yield TextInput(value=str(Path.cwd() / f"{self.dataset}.h5ad"), id="export-path",
                         placeholder="file to write (.h5ad or .csv)")
             yield Checkbox("replace the file if it exists", id="export-force")
             yield Static("", id="export-error", classes="error")
@@ -83,13 +84,13 @@ class AddDatasetScreen(ApiCalls, ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
             yield Label("Add a dataset", classes="dialog-title")
-            yield Input(placeholder="path of a data file: csv, tsv, parquet, fcs, h5ad, h5, npz, tiff, png folder, idx",
+            yield TextInput(placeholder="path of a data file: csv, tsv, parquet, fcs, h5ad, h5, npz, tiff, png folder, idx",
                         id="add-path")
             yield DirectoryTree(self.start, id="add-picker")
             with Horizontal(classes="form-row"):
-                yield Input(placeholder="name (default: the file name)", id="add-name")
-                yield Input(placeholder="label column (optional)", id="add-label")
-                yield Input(placeholder="batch column (optional)", id="add-batch")
+                yield TextInput(placeholder="name (default: the file name)", id="add-name")
+                yield TextInput(placeholder="label column (optional)", id="add-label")
+                yield TextInput(placeholder="batch column (optional)", id="add-batch")
             yield Static("", id="add-error", classes="error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Add", variant="primary", id="add")

@@ -11,6 +11,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from cellwak import api
 
+from ..widgets.text_input import TextInput
 from ..base import ApiCalls, chosen
 
 COMMON = (("epochs", "epochs"), ("batch_size", "batch size"), ("lr", "learning rate"),
@@ -51,11 +52,11 @@ class StartRunScreen(ApiCalls, ModalScreen[dict | None]):
                 yield Select([], prompt="dataset", id="run-dataset", allow_blank=True, compact=True)
                 yield Select([("auto", "auto")], value="auto", id="run-device", allow_blank=False, compact=True)
             yield Static("", id="run-model-help", classes="hint")
-            yield Input(placeholder="representation: an obsm key (default: the dataset's features)", id="run-rep",
+            yield TextInput(placeholder="representation: an obsm key (default: the dataset's features)", id="run-rep",
                         compact=True)
             with Horizontal(classes="form-row"):
                 for name, hint in COMMON:
-                    yield Input(placeholder=hint, id=f"run-{name}", compact=True)
+                    yield TextInput(placeholder=hint, id=f"run-{name}", compact=True)
             yield Label("the model's settings (defaults from the model registry)", classes="hint")
             yield VerticalScroll(id="run-settings")
             yield Static("", id="run-error", classes="error")
@@ -90,7 +91,7 @@ class StartRunScreen(ApiCalls, ModalScreen[dict | None]):
         model = self.models[event.value]
         self.query_one("#run-model-help", Static).update(model["description"])
         rows = [Horizontal(Label(name, classes="setting-name"),
-                           Input(value=str(value), id=f"set-{name}", classes="setting", compact=True),
+                           TextInput(value=str(value), id=f"set-{name}", classes="setting", compact=True),
                            classes="setting-row") for name, value in model["defaults"].items()]
         box.mount_all(rows)
 
