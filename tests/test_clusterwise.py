@@ -85,8 +85,10 @@ def test_the_floor_never_leaves_the_passing_range():
 
 
 def test_rule_names_old_and_new_are_label_free():
-    assert res.AUTO_RULE.name == "stable-clusters" and res.PLATEAU_RULE.name == "plateau-end"
-    assert {res.AUTO_RULE.name, res.PLATEAU_RULE.name} <= set(res.LABEL_FREE_RULES)
+    assert res.AUTO_RULE.name == "stable-clusters-5" and res.PLATEAU_RULE.name == "plateau-end"
+    assert res.STABLE_CLUSTERS_2.name == "stable-clusters"  # the rule of 2026-12-02, named in older records
+    assert {res.AUTO_RULE.name, res.STABLE_CLUSTERS_2.name, res.PLATEAU_RULE.name} <= set(res.LABEL_FREE_RULES)
+    assert set(res.FLOOR_RULES) == {res.AUTO_RULE.name, res.STABLE_CLUSTERS_2.name}
     assert res.AUTO_RULE.cluster_floor == res.CLUSTER_FLOOR == 0.6
 
 

@@ -277,7 +277,8 @@ def test_the_sweep_figure_gets_the_rules_test_and_threshold(cli, populated, home
     table, opts = seen["table"], seen["opts"]
     expected = {r["gamma"]: r["passed"] for r in out["evidence"]["resolutions"]}
     assert dict(zip(table["gamma"], table["passed"].astype(bool))) == expected
-    assert opts["threshold"] == pytest.approx(out["evidence"]["threshold"]) and opts["rule"] == "stable-clusters"
+    assert opts["threshold"] == pytest.approx(out["evidence"]["threshold"]) and opts["rule"] == "stable-clusters-5"
+    assert opts["cluster_floor"] == 0.6  # the floor line of the rule that chose
 
     swept = cli("--json", "sweep", "-d", "cells", "--jobs", "1").json()  # its own record holds the threshold
     api.plot(home, "cells", "sweep", api.PlotConfig(out=str(tmp_path / "s.png")))

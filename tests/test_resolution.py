@@ -92,6 +92,25 @@ def test_an_isolated_pass_at_high_resolution_is_not_chosen():
     assert point.index == 8  # the old rule's failure mode, for contrast
 
 
+def test_a_few_trivially_stable_coarse_partitions_do_not_set_the_bar():
+    """jurkat_cellcycle on seeds 3-5: a coarse 2-cluster split reproduced at 0.99 was the second-best
+    stability, so 0.875 x 0.99 failed the 3 phases (0.85); the fifth-best reference is not moved by it."""
+    s = [0.99, 0.99, 0.99] + [0.85, 0.86, 0.84, 0.85, 0.86, 0.85, 0.84] + list(np.linspace(0.7, 0.5, 20))
+    k = [2, 2, 2] + [3] * 7 + list(range(5, 25))
+    t = _table(s, k)
+    assert res.apply_rule(t, res.STABLE_CLUSTERS_2).index == 2             # the old rule: the coarse split
+    d = res.apply_rule(t, res.AUTO_RULE)
+    assert d.index == 9 and k[d.index] == 3 and d.reference == pytest.approx(0.86)
+
+
+def test_the_reference_rank_falls_back_to_the_second_best_on_short_grids():
+    assert [res.reference_rank(res.AUTO_RULE, n) for n in (30, 24, 20, 19, 12, 8, 7, 2, 1)] == [5, 5, 5, 4, 3, 2, 2, 2, 1]
+    assert res.reference_rank(res.STABLE_CLUSTERS_2, 30) == 2 and res.reference_rank(res.Rule(reference="max"), 30) == 1
+    s, k = [1.0, 0.98, 0.96, 0.7, 0.6, 0.5, 0.4], [2, 3, 3, 5, 7, 9, 11]
+    assert res.apply_rule(_table(s, k), res.AUTO_RULE).reference == 0.98    # 7 resolutions: the second-best
+    assert res.apply_rule(_table(s, k), res.AUTO_RULE).index == 2
+
+
 def test_close_calls_are_the_rows_near_the_threshold():
     s = [1.0, 0.98, 0.90, 0.60]
     t = _table(s, [2, 3, 4, 5], sd=[0.0, 0.01, 0.05, 0.01])

@@ -18,7 +18,8 @@ from . import _tables as T
 SWEEP_RULE_COLUMNS = {"reproducible": "stability_subsample", "most-stable": "stability_subsample",
                       "silhouette": "silhouette", "n2s": "n2s_depwak", "plateau": "n_clusters",
                       # the label-free rules: stability against its threshold
-                      "plateau-end": "stability_subsample", "stable-clusters": "stability_subsample"}
+                      "plateau-end": "stability_subsample", "stable-clusters": "stability_subsample",
+                      "stable-clusters-5": "stability_subsample"}
 _LAST = threading.local()   # how this thread's latest figure was drawn (mode, seconds): see last_render()
 
 
@@ -149,12 +150,12 @@ def sweep(data, *, out, chosen: float | None = None, rule: str | None = None, ke
     if "gamma" not in table or "n_clusters" not in table or not len(table):
         raise InputError("the sweep table needs gamma and n_clusters rows", "run `cellwak sweep` first")
     table = table.sort_values("gamma").reset_index(drop=True)
-    from ..tl._resolution import AUTO_RULE, LABEL_FREE_RULES
+    from ..tl._resolution import CLUSTER_FLOOR, FLOOR_RULES, LABEL_FREE_RULES
 
     if rule is not None and rule not in LABEL_FREE_RULES and "passed" in table:
         table = table.drop(columns="passed")  # the stability rule's test, not the rule that chose
         threshold = None
-    floor = {"cluster_floor": AUTO_RULE.cluster_floor} if rule == AUTO_RULE.name and "cluster_jaccard" in table else {}
+    floor = {"cluster_floor": CLUSTER_FLOOR} if rule in FLOOR_RULES and "cluster_jaccard" in table else {}
     chosen = None if chosen is None or pd.isna(chosen) else float(chosen)
     table["chosen"] = np.isclose(table["gamma"], chosen) if chosen is not None else False
     numeric = [c for c in table.columns if c == "chosen" or pd.api.types.is_numeric_dtype(table[c])]

@@ -128,6 +128,9 @@ def _explain(table: pd.DataFrame, decision: Decision, rule: Rule, n_extended: in
     return why + f"; {100 * share:.0f}% of {BOOTSTRAP} bootstrap resamples of {whose} choose {k} clusters too"
 
 
+_RANK_WORD = {"max": "best", "second": "second-best", "third": "third-best", "fifth": "fifth-best"}
+
+
 def _why(table: pd.DataFrame, decision: Decision, rule: Rule, n_extended: int) -> str:
     """The rule's reasoning on the table."""
     r = table.iloc[decision.index]
@@ -138,7 +141,8 @@ def _why(table: pd.DataFrame, decision: Decision, rule: Rule, n_extended: int) -
                 "and whose ")
     why = (f"finest resolution whose {clusters}stability {r['stability']:.3f} +/- "
            f"{np.nan_to_num(r['stability_sd']):.3f} (sd over {int(r['stability_n'])} subsamples) reaches "
-           f"{rule.fraction:g} x {decision.reference:.3f} (the second-best) = {decision.threshold:.3f}")
+           f"{rule.fraction:g} x {decision.reference:.3f} (the {_RANK_WORD[rule.reference]} stability) = "
+           f"{decision.threshold:.3f}")
     if rule.support == "smooth":
         why += f", and so does its mean with its neighbours ({_mean3(table, decision.index):.3f})"
     elif rule.support == "neighbour" and decision.passed[decision.index]:
