@@ -109,6 +109,14 @@ def test_bootstrap_resamples_the_jaccards_with_the_scores():
     assert 0.3 < share < 0.75   # the scores alone are firm: ignoring the Jaccards would give 1.0
 
 
+def test_the_reason_says_the_finest_passing_resolution_once_when_it_is_the_next_finer():
+    t = _table(S, K, [1.0, 0.9, 0.85, 0.7, 0.65, 0.62, 0.3, 0.2])   # the floor stops one short of the end
+    d = res.apply_rule(t, res.AUTO_RULE)
+    assert (d.index, d.plateau_end, d.runner_up) == (5, 6, 6)
+    why = res._explain(t, d, res.AUTO_RULE, 0, 0.9)
+    assert why.count("(21 clusters)") == 1 and "only 0.300 (tiles, not groups); it is the next finer, at 0.910" in why
+
+
 def test_the_reason_names_the_trimmed_tiles_and_json_carries_the_jaccards():
     t = _table(S, K, [1.0, 0.9, 0.85, 0.7, 0.45, 0.4, 0.3, 0.2])
     d = res.apply_rule(t, res.AUTO_RULE)

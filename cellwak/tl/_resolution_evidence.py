@@ -160,7 +160,10 @@ def _why(table: pd.DataFrame, decision: Decision, rule: Rule, n_extended: int) -
         e = table.iloc[decision.plateau_end]
         why += (f"; finer resolutions pass the stability test up to gamma {e['gamma']:g} ({int(e['n_clusters'])} "
                 f"clusters), but there a cluster is found again at only {jac[decision.plateau_end]:.3f} (tiles, not groups)")
-    if decision.runner_up is not None:
+    if decision.runner_up is not None and decision.runner_up == decision.plateau_end != decision.index:
+        u = table.iloc[decision.runner_up]  # the finest passing one, just described: its stability only
+        why += f"; it is the next finer, at {u['stability']:.3f} +/- {np.nan_to_num(u['stability_sd']):.3f}"
+    elif decision.runner_up is not None:
         u = table.iloc[decision.runner_up]
         why += (f"; the next finer, gamma {u['gamma']:g} ({int(u['n_clusters'])} clusters), has {u['stability']:.3f} "
                 f"+/- {np.nan_to_num(u['stability_sd']):.3f}")
