@@ -334,6 +334,7 @@ def test_check_add_catches_an_internal_error(monkeypatch):
     """The property can fail: a reader that raises a non-InputError is reported."""
     from cellwak.io import registry
 
+    template_workspace()  # built with the real reader: the first test of a worker builds it, and this may be it
     reader = registry.get_reader("csv")
 
     def broken(path, opts):
