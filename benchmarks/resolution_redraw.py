@@ -30,9 +30,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-# blood_pbc28 on raw pixels: the images reference; blood_pbc28_dino: recorded later (seeds 0-2, with
-# stable-clusters-5, to tell the rule's effect from retrained features'), not part of the seed study
-NOT_JUDGED = ("blood_pbc28", "blood_pbc28_dino")
+# blood_pbc28_dino: recorded later (seeds 0-2, with stable-clusters-5, to tell the rule's effect from
+# retrained features'), not part of the seed study; blood_pbc28 on raw pixels: the images reference
+RECORDED_LATER = ("blood_pbc28_dino",)
+NOT_JUDGED = ("blood_pbc28", *RECORDED_LATER)
 OUT = HERE / "results" / "redraw"  # kept in git: the evidence a rule chosen on seeds 0-2 is judged on
 
 from bench_resolution import REAL, dataset_file, set_threads  # noqa: E402
@@ -71,7 +72,7 @@ def report(write: bool) -> str:
     rows = {}
     for f in sorted(OUT.glob("*.json")):
         for r in json.loads(f.read_text()):
-            if r["dataset"] != "blood_pbc28_dino":
+            if r["dataset"] not in RECORDED_LATER:
                 rows[(r["dataset"], r["seed"])] = r
     datasets = [d for d in REAL if any(k[0] == d for k in rows)]
     seeds = sorted({k[1] for k in rows if k[1] <= 5})  # the table and the flags: seeds 0-5; 6-8 in the summary
@@ -125,8 +126,9 @@ def report(write: bool) -> str:
 
 def _choose(rows: list, fraction: float, rank: int, max_gap: int | None) -> int:
     """A variant of `stable-clusters` on one recorded sweep: the reference is the ``rank``-th best
-    stability (2: `stable-clusters`, 5: `stable-clusters-5`, shipped since); with ``max_gap``, the passing range ends where more than
-    ``max_gap`` consecutive resolutions fail after the first pass (the shipped rule: no limit)."""
+    stability (2: `stable-clusters`, 5: `stable-clusters-5`, shipped since); with ``max_gap``, the
+    passing range ends where more than ``max_gap`` consecutive resolutions fail after the first pass
+    (the shipped rule: no limit)."""
     import numpy as np
 
     from cellwak.tl._resolution import CLUSTER_FLOOR, Rule, _floor, _passes
@@ -199,8 +201,9 @@ def rules(write: bool = False) -> str:
                      f"{'any number' if gap is None else f'at most {gap}'} | " + " | ".join(cells) + " |")
     shipped = sum(_shipped(r["sweep"]) == _choose(r["sweep"], 0.875, 5, None) for r in runs.values())
     text = "\n".join(lines + ["", f"The emulation gives the recorded choice on {same} / {len(runs)} runs of the rule they "
-                               "were recorded with (seeds 0-8: `stable-clusters`; 9-11: `stable-clusters-5`) (it leaves out the grid's extension at an edge), and the choice of "
-                               f"cellwak's `stable-clusters-5` (`apply_rule`, `AUTO_RULE`) on {shipped} / {len(runs)}."])
+                               "were recorded with (seeds 0-8: `stable-clusters`; 9-11: `stable-clusters-5`; it leaves "
+                               "out the grid's extension at an edge), and the choice of cellwak's `stable-clusters-5` "
+                               f"(`apply_rule`, `AUTO_RULE`) on {shipped} / {len(runs)}."])
     print(text)
     if write:
         from _common import update_section

@@ -100,7 +100,8 @@ class Rule:
     """The finest resolution whose stability is at least ``fraction`` x the reference stability
     (``second``: the second-best over partitions with 2+ clusters, robust to one outlying
     estimate; ``third``, ``fifth``: the third or fifth best, robust to a few trivially stable
-    coarse partitions; ``max``; with fewer partitions than the rank, the least stable), where a pass must be ``support``-ed: ``point`` (alone), ``neighbour``
+    coarse partitions, on short grids nearer the top, see :func:`reference_rank`; ``max``),
+    where a pass must be ``support``-ed: ``point`` (alone), ``neighbour``
     (a neighbouring resolution passes too: an isolated pass at high resolution is the stability
     rebound of tiling a continuum), ``smooth`` (the mean over the resolution and its two
     neighbours passes too) or ``plateau`` (``run`` or more consecutive resolutions with the same
@@ -262,8 +263,8 @@ CLUSTER_FLOOR = 0.6   # Hennig's (2007) line between a pattern and a dissolving 
 PLATEAU_RULE = Rule()  # fraction 0.875 of the second-best, neighbour support: chosen by benchmarks/resolution_rules.py
 STABLE_CLUSTERS_2 = Rule(cluster_floor=CLUSTER_FLOOR)  # `stable-clusters`, shipped 2026-12-02 until stable-clusters-5
 AUTO_RULE = Rule(reference="fifth", cluster_floor=CLUSTER_FLOOR)  # benchmarks/resolution_redraw.py rules (held-out seeds)
-LABEL_FREE_RULES = ("stable-clusters-5", "stable-clusters", "plateau-end", "reproducible")  # the auto rule's names, newest first
-FLOOR_RULES = ("stable-clusters-5", "stable-clusters")  # the names of rules with the cluster floor
+FLOOR_RULES = (AUTO_RULE.name, STABLE_CLUSTERS_2.name)  # the names of rules with the cluster floor
+LABEL_FREE_RULES = (*FLOOR_RULES, PLATEAU_RULE.name, "reproducible")  # the auto rule's names, newest first
 
 
 def _extend(gammas: list[float], upward: bool) -> list[float]:

@@ -21,12 +21,12 @@ from textual.widgets import (
 
 from cellwak import api
 
-from ..widgets.text_input import TextInput
 from ..base import ApiScreen, chosen
 from ..text import cluster_lines, duration, number
 from ..widgets.charts import EmbeddingPlot, SweepPlot
 from ..widgets.crops import CropGrid
 from ..widgets.table import Table
+from ..widgets.text_input import TextInput
 
 DEFAULT_REP = "(default)"
 MAX_TABLE_ROWS = 500  # a clustering with more clusters shows its largest ones

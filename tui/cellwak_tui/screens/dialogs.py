@@ -11,8 +11,8 @@ from textual.widgets import Button, Checkbox, DirectoryTree, Input, Label, Stati
 
 from cellwak import api
 
-from ..widgets.text_input import TextInput
 from ..base import ApiCalls
+from ..widgets.text_input import TextInput
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -48,7 +48,7 @@ class ExportScreen(ApiCalls, ModalScreen[str | None]):
         with Vertical(classes="dialog"):
             yield Label(f"Export dataset {self.dataset}", classes="dialog-title")
             yield TextInput(value=str(Path.cwd() / f"{self.dataset}.h5ad"), id="export-path",
-                        placeholder="file to write (.h5ad or .csv)")
+                            placeholder="file to write (.h5ad or .csv)")
             yield Checkbox("replace the file if it exists", id="export-force")
             yield Static("", id="export-error", classes="error")
             with Horizontal(classes="dialog-buttons"):
@@ -85,7 +85,7 @@ class AddDatasetScreen(ApiCalls, ModalScreen[str | None]):
         with Vertical(classes="dialog wide"):
             yield Label("Add a dataset", classes="dialog-title")
             yield TextInput(placeholder="path of a data file: csv, tsv, parquet, fcs, h5ad, h5, npz, tiff, png folder, idx",
-                        id="add-path")
+                            id="add-path")
             yield DirectoryTree(self.start, id="add-picker")
             with Horizontal(classes="form-row"):
                 yield TextInput(placeholder="name (default: the file name)", id="add-name")

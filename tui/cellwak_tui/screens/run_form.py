@@ -11,8 +11,8 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from cellwak import api
 
-from ..widgets.text_input import TextInput
 from ..base import ApiCalls, chosen
+from ..widgets.text_input import TextInput
 
 COMMON = (("epochs", "epochs"), ("batch_size", "batch size"), ("lr", "learning rate"),
           ("seed", "seed (0)"))
@@ -53,7 +53,7 @@ class StartRunScreen(ApiCalls, ModalScreen[dict | None]):
                 yield Select([("auto", "auto")], value="auto", id="run-device", allow_blank=False, compact=True)
             yield Static("", id="run-model-help", classes="hint")
             yield TextInput(placeholder="representation: an obsm key (default: the dataset's features)", id="run-rep",
-                        compact=True)
+                            compact=True)
             with Horizontal(classes="form-row"):
                 for name, hint in COMMON:
                     yield TextInput(placeholder=hint, id=f"run-{name}", compact=True)
