@@ -156,7 +156,8 @@ def cluster_markdown(out: dict) -> str:
     lines += ["", f"- Same labels: **{'identical' if cmp['identical_labels'] else 'not identical'}**, "
               f"ARI {cmp['ari']:.4f} between the two runs; {here['n_clusters']} and {there['n_clusters']} clusters; "
               f"ARI against the mixture components {here['ari_truth']:.3f} / {there['ari_truth']:.3f}.",
-              f"- kNN: {here['knn']} in both (recall@15 estimated {here['recall']:.3f} / {there['recall']:.3f}); "
+              f"- kNN: {here['knn'] + ' in both' if here['knn'] == there['knn'] else here['knn'] + ' / ' + there['knn']} "
+              f"(recall@15 estimated {here['recall']:.3f} / {there['recall']:.3f}); "
               f"identical neighbour sets for {100 * cmp['same_neighbour_sets']:.1f}% of cells, mean overlap "
               f"{cmp['neighbour_overlap']:.4f} (every 100th cell).",
               f"- Peak memory: caller {here['peak_gb']:.2f} GB alone, {there['peak_gb']:.2f} GB with Dask; "

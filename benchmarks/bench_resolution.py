@@ -191,13 +191,17 @@ cpu = sum(getattr(resource.getrusage(w), f) for w in (resource.RUSAGE_SELF, reso
           for f in ("ru_utime", "ru_stime"))
 from sklearn.metrics import adjusted_rand_score
 print(json.dumps({{"seconds": total, "cpu": cpu, "gamma": res.gamma, "k": res.n_clusters, "timings": res.timings,
-                  "ari": adjusted_rand_score(labels, res.labels), "load": os.getloadavg()[0]}}))
+                  "ari": adjusted_rand_score(labels, res.labels), "load": os.getloadavg()[0],
+                  "knn": res.params.get("knn"), "knn_recall": res.params.get("knn_recall")}}))
 """
 
 
 def _parts(run: dict) -> str:
     t = run["timings"]
-    return ", ".join(f"{k} {t[k]:.1f} s" for k in ("representation", "knn", "graph", "leiden") if k in t)
+    parts = ", ".join(f"{k} {t[k]:.1f} s" for k in ("representation", "knn", "graph", "leiden") if k in t)
+    if run.get("knn"):  # the search auto chose: it is picked by measured speed, so two runs may differ
+        parts += f" (kNN search: {run['knn']}" + (f", recall {run['knn_recall']:.3f})" if run.get("knn_recall") else ")")
+    return parts
 
 
 def timing(sizes, threads: int, jobs) -> str:

@@ -10,6 +10,9 @@ import pytest
 from cellwak.graph.descent import LADDER, nndescent_knn
 from cellwak.graph.knn import exact_knn, neighbors, recall
 
+# one worker runs them all (make test: --dist loadgroup), so pynndescent compiles once, not on every worker
+pytestmark = pytest.mark.xdist_group("pynndescent")
+
 
 @pytest.fixture(scope="module")
 def blobs():
